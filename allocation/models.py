@@ -1,0 +1,270 @@
+"""The engine's contract: the problem it reads and the plan it writes.
+
+Field names are the JSON names of ``shared/spec/allocation.md``. Unknown fields are
+refused rather than ignored: a misspelt ``avoid`` or ``excluded_shelters`` silently
+dropped would put a victim in danger.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Annotated, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+PROBLEM_FORMAT = "shelter-allocation/1"
+PLAN_FORMAT = "shelter-allocation-plan/1"
+ADULT_AGE = 18
+PRIORITIES = (4, 3, 2, 1)
+
+Id = Annotated[str, Field(min_length=1, max_length=200)]
+Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+Km = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Sex = Literal["F", "M"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Settings(_Strict):
+    time_limit_s: Annotated[float, Field(gt=0, le=3600)] = 10.0
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
+    max_rooms_per_household: Annotated[int, Field(ge=1, le=10)] = 2
+    deterministic: bool = False
+
+
+class Room(_Strict):
+    id: Id
+    beds: Annotated[int, Field(ge=0, le=10_000)]
+    cribs: Annotated[int, Field(ge=0, le=10_000)] = 0
+    shared: bool = False
+    sex: Sex | None = None
+    wheelchair: bool = False
+
+    @model_validator(mode="after")
+    def _shared_room_has_sex(self) -> Room:
+        if self.shared and self.sex is None:
+            raise ValueError("a shared room needs 'sex' ('F' or 'M')")
+        return self
+
+
+class Shelter(_Strict):
+    id: Id
+    lat: Latitude
+    lon: Longitude
+    women: bool
+    men: bool
+    children: bool
+    max_boy_age: Annotated[int, Field(ge=0, le=17)] | None = None
+    dv_specialised: bool = False
+    secure: bool = False
+    wheelchair: bool = False
+    pets: bool = False
+    languages: list[Annotated[str, Field(min_length=1, max_length=35)]] = Field(
+        default_factory=list
+    )
+    rooms: list[Room] = Field(default_factory=list)
+
+
+class Point(_Strict):
+    lat: Latitude
+    lon: Longitude
+
+
+class Member(_Strict):
+    age: Annotated[int, Field(ge=0, le=120)]
+    sex: Sex
+
+    @property
+    def is_adult(self) -> bool:
+        return self.age >= ADULT_AGE
+
+
+class Needs(_Strict):
+    dv_specialised: bool = False
+    secure: bool = False
+    wheelchair: bool = False
+    pets: bool = False
+    language: Annotated[str, Field(min_length=1, max_length=35)] | None = None
+
+
+class AvoidZone(_Strict):
+    lat: Latitude
+    lon: Longitude
+    km: Km
+
+
+class KeepApart(_Strict):
+    household: Id
+    km: Km
+
+
+class Household(_Strict):
+    id: Id
+    priority: Annotated[int, Field(ge=1, le=4)]
+    waiting_since: AwareDatetime
+    origin: Point
+    max_km: Km | None = None
+    members: Annotated[list[Member], Field(min_length=1, max_length=30)]
+    needs: Needs = Field(default_factory=Needs)
+    avoid: list[AvoidZone] = Field(default_factory=list)
+    excluded_shelters: list[Id] = Field(default_factory=list)
+    keep_apart: list[KeepApart] = Field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        return len(self.members)
+
+    @property
+    def needs_bed(self) -> int:
+        """Members who need a real bed: everyone aged 3 or more (rule 2)."""
+        return sum(1 for m in self.members if m.age >= 3)
+
+    @property
+    def is_single_adult(self) -> bool:
+        return len(self.members) == 1 and self.members[0].is_adult
+
+
+def _first_duplicate(ids: list[str]) -> str | None:
+    counts = Counter(ids)
+    return next((i for i in ids if counts[i] > 1), None)
+
+
+class Problem(_Strict):
+    format: Literal["shelter-allocation/1"] = PROBLEM_FORMAT
+    settings: Settings = Field(default_factory=Settings)
+    shelters: list[Shelter]
+    households: list[Household]
+
+    @model_validator(mode="after")
+    def _ids_are_unique_and_known(self) -> Problem:
+        dup = _first_duplicate([s.id for s in self.shelters])
+        if dup is not None:
+            raise ValueError(f"shelters: duplicate id {dup!r}")
+        dup = _first_duplicate([r.id for s in self.shelters for r in s.rooms])
+        if dup is not None:
+            raise ValueError(
+                f"rooms: duplicate room id {dup!r} (room ids are unique across the problem)"
+            )
+        dup = _first_duplicate([h.id for h in self.households])
+        if dup is not None:
+            raise ValueError(f"households: duplicate id {dup!r}")
+        shelter_ids = {s.id for s in self.shelters}
+        household_ids = {h.id for h in self.households}
+        for i, h in enumerate(self.households):
+            for j, sid in enumerate(h.excluded_shelters):
+                if sid not in shelter_ids:
+                    raise ValueError(
+                        f"households[{i}].excluded_shelters[{j}]: unknown shelter {sid!r}"
+                    )
+            for j, pair in enumerate(h.keep_apart):
+                if pair.household not in household_ids:
+                    raise ValueError(
+                        f"households[{i}].keep_apart[{j}].household: unknown household "
+                        f"{pair.household!r}"
+                    )
+                if pair.household == h.id:
+                    raise ValueError(
+                        f"households[{i}].keep_apart[{j}].household: a household cannot be "
+                        "kept apart from itself"
+                    )
+        return self
+
+
+# --- plan ---------------------------------------------------------------------------------
+
+PlanStatus = Literal["optimal", "feasible", "no_solution"]
+UnplacedCode = Literal["no_eligible_shelter", "no_room_fits", "capacity_taken", "timeout"]
+
+
+class Assignment(BaseModel):
+    household: str
+    shelter: str
+    rooms: list[str]
+    km: float
+
+
+class Unplaced(BaseModel):
+    household: str
+    code: UnplacedCode
+    detail: str
+
+
+class Objective(BaseModel):
+    people_placed_by_priority: dict[str, int]
+    total_km: float = 0.0
+    wasted_beds: int = 0
+
+
+class Bound(BaseModel):
+    people_placed_by_priority: dict[str, int]
+
+
+class Stats(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    wall_s: float
+    solver: str
+
+
+class Plan(BaseModel):
+    format: Literal["shelter-allocation-plan/1"] = PLAN_FORMAT
+    status: PlanStatus
+    assignments: list[Assignment]
+    unplaced: list[Unplaced]
+    objective: Objective
+    bound: Bound
+    stats: Stats
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line naming the first bad field, e.g. ``households[3].members: ...``."""
+    err = exc.errors(include_url=False)[0]
+    path = ""
+    for part in err["loc"]:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += ("." if path else "") + str(part)
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "missing":
+        msg = "required field is missing"
+    if not path:
+        return msg
+    # Model-level checks already name their field inside the message.
+    if msg.startswith(("shelters", "rooms", "households")):
+        return msg
+    return f"{path}: {msg}"
+
+
+__all__ = [
+    "ADULT_AGE",
+    "PLAN_FORMAT",
+    "PRIORITIES",
+    "PROBLEM_FORMAT",
+    "Assignment",
+    "AvoidZone",
+    "Bound",
+    "Household",
+    "KeepApart",
+    "Member",
+    "Needs",
+    "Objective",
+    "Plan",
+    "Point",
+    "Problem",
+    "Room",
+    "Settings",
+    "Shelter",
+    "Stats",
+    "Unplaced",
+    "describe_validation_error",
+]
