@@ -1,0 +1,82 @@
+"""Who is calling: bearer token → principal, and role checks for every endpoint."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+
+from app.auth.models import ApiToken, Role
+from app.core.deps import SessionDep
+from app.core.errors import ProblemError
+
+_bearer = HTTPBearer(auto_error=False, description="An Abri API token")
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Principal:
+    token_id: str
+    name: str
+    role: Role
+    shelter_id: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.admin
+
+    def may_see_shelter_internals(self, shelter_id: str) -> bool:
+        """Admins and the shelter's own staff see a confidential address and position."""
+        return self.is_admin or (self.role is Role.shelter and self.shelter_id == shelter_id)
+
+
+def _unauthorized(detail: str) -> ProblemError:
+    return ProblemError(401, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def get_principal(
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise _unauthorized("A bearer token is required.")
+    token = session.scalar(
+        select(ApiToken).where(
+            ApiToken.token_hash == hash_token(credentials.credentials),
+            ApiToken.revoked_at.is_(None),
+        )
+    )
+    if token is None:
+        raise _unauthorized("This token is not valid.")
+    return Principal(
+        token_id=token.id, name=token.name, role=Role(token.role), shelter_id=token.shelter_id
+    )
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
+    allowed = frozenset(roles)
+
+    def _check(principal: PrincipalDep) -> Principal:
+        if principal.role not in allowed:
+            raise ProblemError(
+                403, f"The {principal.role.value} role may not do this.", title="Forbidden"
+            )
+        return principal
+
+    return _check
+
+
+AdminDep = Annotated[Principal, Depends(require_roles(Role.admin))]
+OperatorDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.operator))]
+ReaderDep = Annotated[Principal, Depends(require_roles(Role.admin, Role.operator, Role.viewer))]

@@ -1,0 +1,46 @@
+"""Settings from environment variables (documented in the README)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    database_url: str = "sqlite:///./abri.db"
+    # How long a proposed placement holds its beds before it expires (Finding a Bed Tonight: 90).
+    hold_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 90
+    allocation_time_limit_s: Annotated[float, Field(gt=0, le=600)] = 10.0
+    # 0 disables the periodic re-planning loop.
+    allocation_interval_s: Annotated[float, Field(ge=0)] = 0.0
+    # Freshness of a shelter's availability, as the dashboard judges it.
+    availability_ageing_hours: Annotated[float, Field(gt=0)] = 4.0
+    availability_stale_hours: Annotated[float, Field(gt=0)] = 8.0
+    # Closed requests keep their household detail this long, then it is purged.
+    retention_days: Annotated[int, Field(ge=1)] = 90
+    log_level: str = "INFO"
+    log_json: bool = False
+    db_pool_size: Annotated[int, Field(ge=1)] = 10
+
+    @field_validator("database_url")
+    @classmethod
+    def _use_psycopg3(cls, url: str) -> str:
+        # Accept the plain URL operators copy from their PostgreSQL setup.
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
