@@ -1,0 +1,632 @@
+"""The hard rules 1–8 of ``shared/spec/allocation.md``, written once.
+
+Everything that decides whether a household may go somewhere calls this module: the
+CP-SAT solver, the checker, ``household_options``, ``check_assignment``, the baselines and the
+service's manual placement. Nothing here knows about optimisation.
+
+Vocabulary
+----------
+*Eligibility* is rules 4–7: a property of a (household, shelter) pair, independent of which
+rooms are free. Each failed clause has a stable *rule code* (:data:`ELIGIBILITY_RULES`).
+
+*Room fit* is rules 2–3: whether a given set of free rooms of one shelter can take the whole
+household. Rule 1 (one shelter) and the capacity side of rules 2–3 (a private room holds one
+household, a shared room no more people than its beds) depend on the whole plan and are
+enforced by the solver and verified by :mod:`allocation.check`.
+
+Rule 8 (keep apart) is read with :func:`keep_apart_pairs`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from .geo import haversine_matrix
+from .models import ADULT_AGE, Household, Problem, Room, Shelter
+
+CRIB_AGE = 3  # members aged 3 or more need a real bed (rule 2)
+
+#: Eligibility clauses, in the order an operator reads them (rule 7, 4, 5, 6).
+ELIGIBILITY_RULES: tuple[str, ...] = (
+    "excluded",  # rule 7
+    "women",  # rule 4: an adult woman needs `women`
+    "men",  # rule 4: an adult man needs `men`
+    "children",  # rule 4: any minor needs `children`
+    "max_boy_age",  # rule 4: a boy older than `max_boy_age` is refused
+    "dv_specialised",  # rule 4
+    "secure",  # rule 4
+    "pets",  # rule 4
+    "wheelchair",  # rule 4: needs a wheelchair shelter (rooms are checked by room fit)
+    "max_km",  # rule 5
+    "avoid",  # rule 6
+)
+
+#: Human wording of each eligibility code, used in details ("4 refuse men/boys").
+RULE_WORDING: dict[str, str] = {
+    "excluded": "are excluded for this household",
+    "women": "refuse women",
+    "men": "refuse men",
+    "children": "refuse children",
+    "max_boy_age": "refuse a boy this old",
+    "dv_specialised": "are not specialised in domestic violence",
+    "secure": "are not secure",
+    "pets": "refuse pets",
+    "wheelchair": "are not wheelchair accessible",
+    "max_km": "are too far",
+    "avoid": "lie inside a safety zone",
+}
+
+_NO_LIMIT = 10_000  # stands for "no max_boy_age" in integer arrays
+
+
+# --- households -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What the rules need to know about a household's composition."""
+
+    size: int
+    needs_bed: int  # members aged 3 or more
+    under3: int
+    adult_women: int
+    adult_men: int
+    minors: int
+    oldest_boy: int  # age of the oldest minor boy, -1 if none
+    single_adult_sex: str | None  # "F"/"M" if exactly one adult and no one else
+
+    @property
+    def shared_ok(self) -> bool:
+        """Rule 3: only a household of exactly one adult and no children may share."""
+        return self.single_adult_sex is not None
+
+
+def profile(h: Household) -> Profile:
+    """Composition facts of ``h`` (cheap; recompute freely)."""
+    ages = [m.age for m in h.members]
+    adults = [m for m in h.members if m.age >= ADULT_AGE]
+    boys = [m.age for m in h.members if m.age < ADULT_AGE and m.sex == "M"]
+    single = adults[0].sex if len(h.members) == 1 and len(adults) == 1 else None
+    return Profile(
+        size=len(ages),
+        needs_bed=sum(1 for a in ages if a >= CRIB_AGE),
+        under3=sum(1 for a in ages if a < CRIB_AGE),
+        adult_women=sum(1 for m in adults if m.sex == "F"),
+        adult_men=sum(1 for m in adults if m.sex == "M"),
+        minors=len(ages) - len(adults),
+        oldest_boy=max(boys, default=-1),
+        single_adult_sex=single,
+    )
+
+
+# --- eligibility (rules 4–7) ------------------------------------------------------------
+
+
+def eligibility_failures(h: Household, s: Shelter, km: float | None = None) -> list[str]:
+    """Rule codes (from :data:`ELIGIBILITY_RULES`) that forbid ``s`` for ``h``; [] if none.
+
+    ``km`` is distance(origin, shelter); computed if not given.
+    """
+    table = ShelterTable.from_shelters([s])
+    kms = None if km is None else np.array([km], dtype=np.float64)
+    fails = household_failures(table, h, kms)
+    return [code for code in ELIGIBILITY_RULES if bool(fails[code][0])]
+
+
+def eligibility_sentence(h: Household, s: Shelter, codes: Iterable[str], km: float) -> str:
+    """One sentence explaining why ``s`` is not eligible for ``h`` (for checks and options)."""
+    p = profile(h)
+    parts: list[str] = []
+    for code in codes:
+        if code == "excluded":
+            parts.append(f"shelter {s.id} is in the household's excluded_shelters (rule 7)")
+        elif code == "women":
+            parts.append(f"shelter {s.id} does not take women (rule 4)")
+        elif code == "men":
+            parts.append(f"shelter {s.id} does not take men (rule 4)")
+        elif code == "children":
+            parts.append(f"shelter {s.id} does not take children (rule 4)")
+        elif code == "max_boy_age":
+            parts.append(
+                f"shelter {s.id} takes boys up to {s.max_boy_age}, the household has a boy "
+                f"aged {p.oldest_boy} (rule 4)"
+            )
+        elif code in ("dv_specialised", "secure", "pets"):
+            parts.append(f"the household needs {code} and shelter {s.id} is not (rule 4)")
+        elif code == "wheelchair":
+            parts.append(
+                f"the household needs wheelchair access and shelter {s.id} has none (rule 4)"
+            )
+        elif code == "max_km":
+            parts.append(f"shelter {s.id} is {km:.1f} km away, beyond max_km {h.max_km:g} (rule 5)")
+        elif code == "avoid":
+            parts.append(f"shelter {s.id} lies inside one of the household's safety zones (rule 6)")
+    return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class ShelterTable:
+    """Shelters as numpy columns, for vectorised eligibility over a whole problem."""
+
+    ids: list[str]
+    index: dict[str, int]
+    lat: npt.NDArray[np.float64]
+    lon: npt.NDArray[np.float64]
+    women: npt.NDArray[np.bool_]
+    men: npt.NDArray[np.bool_]
+    children: npt.NDArray[np.bool_]
+    max_boy_age: npt.NDArray[np.int64]  # _NO_LIMIT when null
+    dv_specialised: npt.NDArray[np.bool_]
+    secure: npt.NDArray[np.bool_]
+    pets: npt.NDArray[np.bool_]
+    wheelchair: npt.NDArray[np.bool_]
+
+    @classmethod
+    def from_shelters(cls, shelters: Sequence[Shelter]) -> ShelterTable:
+        def col(name: str) -> npt.NDArray[np.bool_]:
+            return np.array([bool(getattr(s, name)) for s in shelters], dtype=bool)
+
+        return cls(
+            ids=[s.id for s in shelters],
+            index={s.id: i for i, s in enumerate(shelters)},
+            lat=np.array([s.lat for s in shelters], dtype=np.float64),
+            lon=np.array([s.lon for s in shelters], dtype=np.float64),
+            women=col("women"),
+            men=col("men"),
+            children=col("children"),
+            max_boy_age=np.array(
+                [_NO_LIMIT if s.max_boy_age is None else s.max_boy_age for s in shelters],
+                dtype=np.int64,
+            ),
+            dv_specialised=col("dv_specialised"),
+            secure=col("secure"),
+            pets=col("pets"),
+            wheelchair=col("wheelchair"),
+        )
+
+    @classmethod
+    def from_problem(cls, problem: Problem) -> ShelterTable:
+        return cls.from_shelters(problem.shelters)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def household_km(table: ShelterTable, h: Household) -> npt.NDArray[np.float64]:
+    """Distance in km from ``h``'s origin to every shelter of ``table``."""
+    return haversine_matrix([h.origin.lat], [h.origin.lon], table.lat, table.lon)[0]
+
+
+def household_failures(
+    table: ShelterTable, h: Household, km: npt.NDArray[np.float64] | None = None
+) -> dict[str, npt.NDArray[np.bool_]]:
+    """For each eligibility code, a boolean array over ``table``: True where the rule fails.
+
+    ``km`` (distance origin→shelter, as from :func:`household_km`) is computed if not given.
+    The result also holds the key ``"km"`` -> nothing; use :func:`eligible_mask` to combine.
+    """
+    n = len(table)
+    p = profile(h)
+    if km is None:
+        km = household_km(table, h)
+    none = np.zeros(n, dtype=bool)
+    fails: dict[str, npt.NDArray[np.bool_]] = {}
+    excluded = none.copy()
+    for sid in h.excluded_shelters:
+        j = table.index.get(sid)
+        if j is not None:
+            excluded[j] = True
+    fails["excluded"] = excluded
+    fails["women"] = ~table.women if p.adult_women else none
+    fails["men"] = ~table.men if p.adult_men else none
+    fails["children"] = ~table.children if p.minors else none
+    fails["max_boy_age"] = table.max_boy_age < p.oldest_boy if p.oldest_boy >= 0 else none
+    fails["dv_specialised"] = ~table.dv_specialised if h.needs.dv_specialised else none
+    fails["secure"] = ~table.secure if h.needs.secure else none
+    fails["pets"] = ~table.pets if h.needs.pets else none
+    fails["wheelchair"] = ~table.wheelchair if h.needs.wheelchair else none
+    fails["max_km"] = km > h.max_km if h.max_km is not None else none
+    if h.avoid:
+        d = haversine_matrix(
+            [z.lat for z in h.avoid], [z.lon for z in h.avoid], table.lat, table.lon
+        )
+        radius = np.array([z.km for z in h.avoid], dtype=np.float64)[:, None]
+        fails["avoid"] = (d < radius).any(axis=0)
+    else:
+        fails["avoid"] = none
+    return fails
+
+
+def eligible_mask(fails: dict[str, npt.NDArray[np.bool_]]) -> npt.NDArray[np.bool_]:
+    """True where no eligibility rule fails."""
+    out = np.ones_like(next(iter(fails.values())), dtype=bool)
+    for code in ELIGIBILITY_RULES:
+        out &= ~fails[code]
+    return out
+
+
+@dataclass(frozen=True)
+class EligiblePairs:
+    """Sparse list of (household, shelter) pairs passing rules 4–7, with their distance."""
+
+    household: npt.NDArray[np.int64]  # index into problem.households
+    shelter: npt.NDArray[np.int64]  # index into problem.shelters
+    km: npt.NDArray[np.float64]
+
+
+def eligible_pairs(
+    problem: Problem,
+    table: ShelterTable | None = None,
+    max_cells: int = 2_000_000,
+    extra_mask: npt.NDArray[np.bool_] | None = None,
+) -> EligiblePairs:
+    """All (household, shelter) pairs passing rules 4–7, vectorised and chunked.
+
+    Households are processed in chunks so that a chunk×shelters matrix stays under
+    ``max_cells`` cells (memory stays bounded on national problems). ``extra_mask`` (a
+    bool array over shelters) restricts shelters further, e.g. to those with free rooms.
+    Pairs come out sorted by household index, then shelter index.
+    """
+    table = table or ShelterTable.from_problem(problem)
+    hs = problem.households
+    n_s = len(table)
+    if n_s == 0 or not hs:
+        empty_i = np.zeros(0, dtype=np.int64)
+        return EligiblePairs(empty_i, empty_i.copy(), np.zeros(0, dtype=np.float64))
+    profs = [profile(h) for h in hs]
+    o_lat = np.array([h.origin.lat for h in hs])
+    o_lon = np.array([h.origin.lon for h in hs])
+    max_km = np.array([math.inf if h.max_km is None else h.max_km for h in hs])
+    need_w = np.array([p.adult_women > 0 for p in profs])
+    need_m = np.array([p.adult_men > 0 for p in profs])
+    need_c = np.array([p.minors > 0 for p in profs])
+    boy = np.array([p.oldest_boy for p in profs], dtype=np.int64)
+    need_dv = np.array([h.needs.dv_specialised for h in hs])
+    need_sec = np.array([h.needs.secure for h in hs])
+    need_pets = np.array([h.needs.pets for h in hs])
+    need_wc = np.array([h.needs.wheelchair for h in hs])
+    chunk = max(1, max_cells // n_s)
+    out_h: list[npt.NDArray[np.int64]] = []
+    out_s: list[npt.NDArray[np.int64]] = []
+    out_km: list[npt.NDArray[np.float64]] = []
+    for start in range(0, len(hs), chunk):
+        sl = slice(start, min(len(hs), start + chunk))
+        km = haversine_matrix(o_lat[sl], o_lon[sl], table.lat, table.lon)
+        ok = km <= max_km[sl, None]
+        ok &= ~need_w[sl, None] | table.women[None, :]
+        ok &= ~need_m[sl, None] | table.men[None, :]
+        ok &= ~need_c[sl, None] | table.children[None, :]
+        ok &= boy[sl, None] <= table.max_boy_age[None, :]
+        ok &= ~need_dv[sl, None] | table.dv_specialised[None, :]
+        ok &= ~need_sec[sl, None] | table.secure[None, :]
+        ok &= ~need_pets[sl, None] | table.pets[None, :]
+        ok &= ~need_wc[sl, None] | table.wheelchair[None, :]
+        if extra_mask is not None:
+            ok &= extra_mask[None, :]
+        # Sparse per-household clauses (exclusions, safety zones): few households have them.
+        for i in range(sl.start, sl.stop):
+            h = hs[i]
+            row = ok[i - sl.start]
+            for sid in h.excluded_shelters:
+                j = table.index.get(sid)
+                if j is not None:
+                    row[j] = False
+            if h.avoid and row.any():
+                cand = np.flatnonzero(row)
+                d = haversine_matrix(
+                    [z.lat for z in h.avoid],
+                    [z.lon for z in h.avoid],
+                    table.lat[cand],
+                    table.lon[cand],
+                )
+                radius = np.array([z.km for z in h.avoid])[:, None]
+                row[cand[(d < radius).any(axis=0)]] = False
+        r, c = np.nonzero(ok)
+        out_h.append((r + start).astype(np.int64))
+        out_s.append(c.astype(np.int64))
+        out_km.append(km[r, c])
+    return EligiblePairs(np.concatenate(out_h), np.concatenate(out_s), np.concatenate(out_km))
+
+
+# --- room fit (rules 2–3) ---------------------------------------------------------------
+
+
+def private_fit_errors(
+    h: Household, rooms: Sequence[Room], max_rooms: int, p: Profile | None = None
+) -> list[str]:
+    """Why ``rooms`` (private rooms of one shelter) cannot take ``h`` (rule 2); [] if they can.
+
+    Checks: 1..max_rooms rooms, none shared, beds ≥ members aged 3+, beds+cribs ≥ members,
+    and only wheelchair rooms for a household that needs wheelchair access.
+    """
+    p = p or profile(h)
+    errs: list[str] = []
+    if not rooms:
+        errs.append("no room given (rule 2)")
+        return errs
+    if len(rooms) > max_rooms:
+        errs.append(f"{len(rooms)} rooms exceed max_rooms_per_household {max_rooms} (rule 2)")
+    shared = [r.id for r in rooms if r.shared]
+    if shared:
+        errs.append(
+            f"shared room(s) {', '.join(shared)} mixed with others; a household uses private "
+            "rooms or exactly one shared room (rule 2)"
+        )
+    beds = sum(r.beds for r in rooms)
+    cribs = sum(r.cribs for r in rooms)
+    if p.needs_bed > beds:
+        errs.append(f"{p.needs_bed} members aged 3 or more but only {beds} beds (rule 2)")
+    if p.size > beds + cribs:
+        errs.append(f"{p.size} members but only {beds} beds + {cribs} cribs (rule 2)")
+    if h.needs.wheelchair:
+        bad = [r.id for r in rooms if not r.wheelchair]
+        if bad:
+            errs.append(
+                f"the household needs wheelchair access and room(s) {', '.join(bad)} are not "
+                "wheelchair rooms (rule 4)"
+            )
+    return errs
+
+
+def shared_fit_errors(h: Household, room: Room, p: Profile | None = None) -> list[str]:
+    """Why ``h`` may not take a bed in shared ``room`` (rule 3, wheelchair rooms); [] if it may.
+
+    Capacity (people in the room ≤ its beds) depends on the others placed there and is the
+    caller's business; a room with no beds at all is reported here.
+    """
+    p = p or profile(h)
+    errs: list[str] = []
+    if not p.shared_ok:
+        errs.append(
+            f"shared room {room.id} is only for a household of exactly one adult and no "
+            "children (rule 3)"
+        )
+    elif p.single_adult_sex != room.sex:
+        errs.append(
+            f"shared room {room.id} is for sex {room.sex}, the household's adult is "
+            f"{p.single_adult_sex} (rule 3)"
+        )
+    if room.beds < 1:
+        errs.append(f"shared room {room.id} has no free bed (rule 3)")
+    if h.needs.wheelchair and not room.wheelchair:
+        errs.append(
+            f"the household needs wheelchair access and room {room.id} is not a wheelchair "
+            "room (rule 4)"
+        )
+    return errs
+
+
+def room_set_errors(
+    h: Household, rooms: Sequence[Room], max_rooms: int, p: Profile | None = None
+) -> list[str]:
+    """Rules 2–3 for one household in ``rooms`` (all of one shelter), private or shared."""
+    if len(rooms) == 1 and rooms[0].shared:
+        return shared_fit_errors(h, rooms[0], p)
+    return private_fit_errors(h, rooms, max_rooms, p)
+
+
+def beds_used(h_or_p: Household | Profile, rooms: Sequence[Room]) -> int:
+    """Beds of private ``rooms`` slept in: members 3+, and babies beyond the cribs."""
+    p = h_or_p if isinstance(h_or_p, Profile) else profile(h_or_p)
+    cribs = sum(r.cribs for r in rooms)
+    return p.needs_bed + max(0, p.under3 - cribs)
+
+
+def wasted_beds(h_or_p: Household | Profile, rooms: Sequence[Room]) -> int:
+    """Beds left empty in the private ``rooms`` given to a household (0 for a shared bed)."""
+    if len(rooms) == 1 and rooms[0].shared:
+        return 0
+    return max(0, sum(r.beds for r in rooms) - beds_used(h_or_p, rooms))
+
+
+@dataclass(frozen=True)
+class RoomType:
+    """Identical private rooms of one shelter: same beds, cribs and wheelchair access."""
+
+    beds: int
+    cribs: int
+    wheelchair: bool
+    room_ids: tuple[str, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.room_ids)
+
+
+@dataclass(frozen=True)
+class SharedPool:
+    """A shelter's shared beds for one sex, aggregated over its shared rooms.
+
+    Each single adult takes one bed; Hall's condition makes the pool exact: a set of people
+    fits iff wheelchair users ≤ ``wheelchair_beds`` and everyone ≤ ``beds``.
+    """
+
+    sex: str
+    beds: int
+    wheelchair_beds: int
+    rooms: tuple[Room, ...] = field(default=())
+
+
+def room_types(rooms: Iterable[Room]) -> list[RoomType]:
+    """Group the private rooms (with at least one bed or crib) into types, largest first."""
+    groups: dict[tuple[int, int, bool], list[str]] = {}
+    for r in rooms:
+        if r.shared or r.beds + r.cribs == 0:
+            continue
+        groups.setdefault((r.beds, r.cribs, r.wheelchair), []).append(r.id)
+    keys = sorted(groups, key=lambda k: (-k[0], -k[1], not k[2]))
+    return [RoomType(b, c, w, tuple(groups[(b, c, w)])) for b, c, w in keys]
+
+
+def shared_pools(rooms: Iterable[Room]) -> dict[str, SharedPool]:
+    """Shared rooms aggregated by sex (only sexes with at least one free bed)."""
+    by_sex: dict[str, list[Room]] = {}
+    for r in rooms:
+        if r.shared and r.beds > 0 and r.sex is not None:
+            by_sex.setdefault(r.sex, []).append(r)
+    return {
+        sex: SharedPool(
+            sex=sex,
+            beds=sum(r.beds for r in rs),
+            wheelchair_beds=sum(r.beds for r in rs if r.wheelchair),
+            rooms=tuple(rs),
+        )
+        for sex, rs in by_sex.items()
+    }
+
+
+def minimal_combos(
+    p: Profile, types: Sequence[RoomType], max_rooms: int, wheelchair: bool
+) -> list[tuple[int, ...]]:
+    """Minimal multisets of room types that take the household (rule 2).
+
+    Each combo is a sorted tuple of indices into ``types`` (repeats allowed up to a type's
+    count), at most ``max_rooms`` long, that fits and from which no room can be removed
+    while still fitting. Any fitting set of rooms contains a minimal one, so restricting
+    the model to minimal combos loses no placement, and a minimal subset never wastes more.
+    """
+    usable = [i for i, t in enumerate(types) if t.wheelchair or not wheelchair]
+    out: list[tuple[int, ...]] = []
+
+    def fits(beds: int, cribs: int) -> bool:
+        return beds >= p.needs_bed and beds + cribs >= p.size
+
+    def rec(start: int, chosen: list[int], beds: int, cribs: int) -> None:
+        if chosen and fits(beds, cribs):
+            # Minimal iff removing any single room breaks the fit.
+            if all(not fits(beds - types[i].beds, cribs - types[i].cribs) for i in set(chosen)):
+                out.append(tuple(chosen))
+            return  # adding rooms to a fitting set is never minimal
+        if len(chosen) == max_rooms:
+            return
+        for k in range(start, len(usable)):
+            i = usable[k]
+            if chosen.count(i) >= types[i].count:
+                continue
+            chosen.append(i)
+            rec(k, chosen, beds + types[i].beds, cribs + types[i].cribs)
+            chosen.pop()
+
+    rec(0, [], 0, 0)
+    return out
+
+
+def combo_wasted(p: Profile, types: Sequence[RoomType], combo: Sequence[int]) -> int:
+    beds = sum(types[i].beds for i in combo)
+    cribs = sum(types[i].cribs for i in combo)
+    return max(0, beds - (p.needs_bed + max(0, p.under3 - cribs)))
+
+
+def best_room_set(
+    h: Household, rooms: Sequence[Room], max_rooms: int, p: Profile | None = None
+) -> list[str] | None:
+    """The best free rooms of one shelter for ``h`` alone, or None if none fit (rules 2–3).
+
+    A single adult takes a bed in a shared room of their sex when there is one (it keeps
+    private rooms for families); otherwise the minimal private set with the fewest wasted
+    beds, then the fewest rooms.
+    """
+    p = p or profile(h)
+    if p.shared_ok:
+        for r in rooms:
+            if r.shared and not shared_fit_errors(h, r, p):
+                return [r.id]
+    types = room_types(rooms)
+    combos = minimal_combos(p, types, max_rooms, h.needs.wheelchair)
+    if not combos:
+        return None
+    best = min(combos, key=lambda c: (combo_wasted(p, types, c), len(c), c))
+    return combo_room_ids(types, best)
+
+
+def combo_room_ids(types: Sequence[RoomType], combo: Sequence[int]) -> list[str]:
+    """Concrete room ids for a combo, taking each type's rooms in order."""
+    used: dict[int, int] = {}
+    ids: list[str] = []
+    for i in combo:
+        k = used.get(i, 0)
+        ids.append(types[i].room_ids[k])
+        used[i] = k + 1
+    return ids
+
+
+def largest_private_capacity(
+    h: Household, rooms: Sequence[Room], max_rooms: int
+) -> tuple[int, int]:
+    """(beds, cribs) of the biggest set of ≤ max_rooms usable private rooms (for details)."""
+    usable = [r for r in rooms if not r.shared and (r.wheelchair or not h.needs.wheelchair)]
+    usable.sort(key=lambda r: (r.beds + r.cribs, r.beds), reverse=True)
+    top = usable[:max_rooms]
+    return sum(r.beds for r in top), sum(r.cribs for r in top)
+
+
+# --- keep apart (rule 8) ----------------------------------------------------------------
+
+
+def keep_apart_pairs(problem: Problem) -> dict[tuple[int, int], float]:
+    """Rule 8 pairs as {(i, j): km} with household indices i < j.
+
+    A pair counts whichever side declares it; if both do, the larger distance applies.
+    """
+    index = {h.id: i for i, h in enumerate(problem.households)}
+    pairs: dict[tuple[int, int], float] = {}
+    for i, h in enumerate(problem.households):
+        for ka in h.keep_apart:
+            j = index.get(ka.household)
+            if j is None or j == i:
+                continue
+            key = (min(i, j), max(i, j))
+            pairs[key] = max(pairs.get(key, 0.0), ka.km)
+    return pairs
+
+
+def keep_apart_ok(shelter_a: Shelter, shelter_b: Shelter, km: float) -> bool:
+    """Rule 8 for two placed households: different shelters at least ``km`` apart."""
+    if shelter_a.id == shelter_b.id:
+        return False
+    d = haversine_matrix([shelter_a.lat], [shelter_a.lon], [shelter_b.lat], [shelter_b.lon])
+    return bool(d[0, 0] >= km)
+
+
+def km_for_plan(km: float) -> float:
+    """Distance as written in a plan: rounded to 0.1 km."""
+    return round(float(km), 1)
+
+
+__all__ = [
+    "CRIB_AGE",
+    "ELIGIBILITY_RULES",
+    "RULE_WORDING",
+    "EligiblePairs",
+    "Profile",
+    "RoomType",
+    "SharedPool",
+    "ShelterTable",
+    "beds_used",
+    "best_room_set",
+    "combo_room_ids",
+    "combo_wasted",
+    "eligibility_failures",
+    "eligibility_sentence",
+    "eligible_mask",
+    "eligible_pairs",
+    "household_failures",
+    "household_km",
+    "keep_apart_ok",
+    "keep_apart_pairs",
+    "km_for_plan",
+    "largest_private_capacity",
+    "minimal_combos",
+    "private_fit_errors",
+    "profile",
+    "room_set_errors",
+    "room_types",
+    "shared_fit_errors",
+    "shared_pools",
+    "wasted_beds",
+]
