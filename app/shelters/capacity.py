@@ -79,7 +79,9 @@ def free_rooms(
     if for_update:
         query = query.with_for_update(of=Room)
     rooms = list(session.scalars(query))
-    held = held_beds_by_room(session, [r.id for r in rooms]) if rooms else {}
+    # Unfiltered when every room is wanted: an IN list of thousands of ids helps no one.
+    wanted = None if shelter_ids is None else [r.id for r in rooms]
+    held = held_beds_by_room(session, wanted) if rooms else {}
     result = []
     for room in rooms:
         free = free_room(room, held.get(room.id, 0))
