@@ -20,7 +20,7 @@ Rule 8 (keep apart) is read with :func:`keep_apart_pairs`.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -257,6 +257,9 @@ class EligiblePairs:
     household: npt.NDArray[np.int64]  # index into problem.households
     shelter: npt.NDArray[np.int64]  # index into problem.shelters
     km: npt.NDArray[np.float64]
+    #: Per household (only with ``nearest``): True if eligible shelters beyond the nearest
+    #: ``nearest`` were dropped.
+    truncated: npt.NDArray[np.bool_] | None = None
 
 
 def eligible_pairs(
@@ -264,13 +267,18 @@ def eligible_pairs(
     table: ShelterTable | None = None,
     max_cells: int = 2_000_000,
     extra_mask: npt.NDArray[np.bool_] | None = None,
+    nearest: int | None = None,
+    pair_filter: Callable[[npt.NDArray[np.int64]], npt.NDArray[np.bool_]] | None = None,
 ) -> EligiblePairs:
     """All (household, shelter) pairs passing rules 4–7, vectorised and chunked.
 
     Households are processed in chunks so that a chunk×shelters matrix stays under
     ``max_cells`` cells (memory stays bounded on national problems). ``extra_mask`` (a
-    bool array over shelters) restricts shelters further, e.g. to those with free rooms.
-    Pairs come out sorted by household index, then shelter index.
+    bool array over shelters) restricts shelters further, e.g. to those with free rooms;
+    ``pair_filter`` maps a chunk's household indices to a chunk×shelters mask (e.g. a
+    necessary room-fit test). ``nearest`` keeps only the K nearest passing shelters per
+    household and flags the households that lost some in ``truncated``.
+    Pairs come out sorted by household index, then shelter index (by km with ``nearest``).
     """
     table = table or ShelterTable.from_problem(problem)
     hs = problem.households
@@ -294,6 +302,7 @@ def eligible_pairs(
     out_h: list[npt.NDArray[np.int64]] = []
     out_s: list[npt.NDArray[np.int64]] = []
     out_km: list[npt.NDArray[np.float64]] = []
+    trunc_parts: list[npt.NDArray[np.bool_]] = []
     for start in range(0, len(hs), chunk):
         sl = slice(start, min(len(hs), start + chunk))
         km = haversine_matrix(o_lat[sl], o_lon[sl], table.lat, table.lon)
@@ -326,11 +335,32 @@ def eligible_pairs(
                 )
                 radius = np.array([z.km for z in h.avoid])[:, None]
                 row[cand[(d < radius).any(axis=0)]] = False
+        if pair_filter is not None:
+            ok &= pair_filter(np.arange(sl.start, sl.stop, dtype=np.int64))
+        if nearest is not None and nearest < n_s:
+            counts = ok.sum(axis=1)
+            trunc_parts.append(counts > nearest)
+            masked = np.where(ok, km, np.inf)
+            part = np.argpartition(masked, nearest - 1, axis=1)[:, :nearest]
+            pk = np.take_along_axis(masked, part, axis=1)
+            order = np.argsort(pk, axis=1, kind="stable")
+            part = np.take_along_axis(part, order, axis=1)
+            pk = np.take_along_axis(pk, order, axis=1)
+            r, c = np.nonzero(np.isfinite(pk))
+            out_h.append((r + start).astype(np.int64))
+            out_s.append(part[r, c].astype(np.int64))
+            out_km.append(pk[r, c])
+            continue
         r, c = np.nonzero(ok)
         out_h.append((r + start).astype(np.int64))
         out_s.append(c.astype(np.int64))
         out_km.append(km[r, c])
-    return EligiblePairs(np.concatenate(out_h), np.concatenate(out_s), np.concatenate(out_km))
+    truncated = None
+    if nearest is not None:
+        truncated = np.concatenate(trunc_parts) if trunc_parts else np.zeros(len(hs), dtype=bool)
+    return EligiblePairs(
+        np.concatenate(out_h), np.concatenate(out_s), np.concatenate(out_km), truncated
+    )
 
 
 # --- room fit (rules 2–3) ---------------------------------------------------------------

@@ -1,0 +1,641 @@
+"""The CP-SAT plan: rules 1–8 exactly, the four objective levels lexicographically.
+
+See ``docs/engine.md`` for the model and its guarantees. In short:
+
+* candidates: (household, shelter) pairs passing rules 4–7 (vectorised, ``rules``), times
+  the *minimal* fitting combinations of the shelter's room types (rule 2) or one bed of the
+  shelter's shared pool of the household's sex (rule 3). One Boolean per candidate.
+* constraints: ≤ 1 candidate per household (rule 1); per room type, rooms used ≤ rooms
+  free (rule 2: one household per private room); per shared pool, beds used ≤ free beds and
+  wheelchair users ≤ wheelchair beds (rule 3); rule 8 as "≤ 1 of two conflicting
+  shelters".
+* stages: (1) people placed, priority tiers weighted so that one person of a tier outweighs
+  everybody of the tiers below (or one stage per tier if weights would be too large);
+  (2) fairness, (3) km, (4) fit, each with the previous levels fixed and hinted with the
+  previous solution.
+
+Thread-safe: no globals, one ``CpSolver`` per call, no signals.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+from ortools.sat.python import cp_model
+
+from .geo import haversine_matrix
+from .models import (
+    PRIORITIES,
+    Assignment,
+    Bound,
+    Objective,
+    Plan,
+    Problem,
+    Stats,
+    Unplaced,
+)
+from .options import analyse
+from .rules import (
+    Profile,
+    RoomType,
+    SharedPool,
+    ShelterTable,
+    combo_wasted,
+    eligible_pairs,
+    keep_apart_pairs,
+    km_for_plan,
+    minimal_combos,
+    profile,
+    room_types,
+    shared_pools,
+)
+
+#: Above this many candidates the model keeps only the nearest shelters per household.
+MAX_CANDIDATES = 400_000
+#: Tier weights above this switch stage 1 to one CP-SAT stage per priority tier.
+MAX_TIER_WEIGHT = 2**40
+#: Fairness: waiting minutes are capped (a month) to keep coefficients small.
+MAX_WAIT_MIN = 43_200
+#: km in the model are integer decametres (0.01 km).
+KM_SCALE = 100
+
+
+@dataclass
+class _Candidates:
+    h: list[int] = field(default_factory=list)
+    s: list[int] = field(default_factory=list)
+    combo: list[tuple[int, ...]] = field(default_factory=list)  # () = a shared bed
+    wasted: list[int] = field(default_factory=list)
+    km: list[float] = field(default_factory=list)
+    lang_miss: list[int] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.h)
+
+
+@dataclass
+class _Prepared:
+    profiles: list[Profile]
+    types: list[list[RoomType]]
+    pools: list[dict[str, SharedPool]]
+    cands: _Candidates
+    by_household: list[list[int]]
+    truncated: bool
+    table: ShelterTable
+
+
+def _shelter_caps(
+    problem: Problem, types: list[list[RoomType]], pools: list[dict[str, SharedPool]]
+) -> dict[str, npt.NDArray[np.int64]]:
+    """Per shelter, upper bounds of what ≤ max_rooms private rooms hold (necessary fit test)."""
+    k = problem.settings.max_rooms_per_household
+    n = len(problem.shelters)
+    out = {
+        name: np.zeros(n, dtype=np.int64)
+        for name in ("beds", "total", "wc_beds", "wc_total", "shared_F", "shared_M")
+    }
+    out.update(shared_F_wc=np.zeros(n, dtype=np.int64), shared_M_wc=np.zeros(n, dtype=np.int64))
+    for j, ts in enumerate(types):
+        for wc_only, bk, tk in ((False, "beds", "total"), (True, "wc_beds", "wc_total")):
+            rooms_b: list[int] = []
+            rooms_t: list[int] = []
+            for t in ts:
+                if wc_only and not t.wheelchair:
+                    continue
+                rooms_b += [t.beds] * min(t.count, k)
+                rooms_t += [t.beds + t.cribs] * min(t.count, k)
+            out[bk][j] = sum(sorted(rooms_b, reverse=True)[:k])
+            out[tk][j] = sum(sorted(rooms_t, reverse=True)[:k])
+        for sex, pool in pools[j].items():
+            out[f"shared_{sex}"][j] = pool.beds
+            out[f"shared_{sex}_wc"][j] = pool.wheelchair_beds
+    return out
+
+
+def _prepare(problem: Problem, max_candidates: int) -> _Prepared:
+    hs = problem.households
+    n_h = len(hs)
+    table = ShelterTable.from_problem(problem)
+    profiles = [profile(h) for h in hs]
+    types = [room_types(s.rooms) for s in problem.shelters]
+    pools = [shared_pools(s.rooms) for s in problem.shelters]
+    caps = _shelter_caps(problem, types, pools)
+    has_room = (caps["total"] > 0) | (caps["shared_F"] > 0) | (caps["shared_M"] > 0)
+    need_bed = np.array([p.needs_bed for p in profiles], dtype=np.int64)
+    size = np.array([p.size for p in profiles], dtype=np.int64)
+    wc = np.array([h.needs.wheelchair for h in hs], dtype=bool)
+    single = np.array([p.single_adult_sex or "" for p in profiles])
+
+    def pair_filter(idx: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        # Necessary condition for some room set to fit: lossless pruning before modelling.
+        w = wc[idx, None]
+        beds = np.where(w, caps["wc_beds"][None, :], caps["beds"][None, :])
+        total = np.where(w, caps["wc_total"][None, :], caps["total"][None, :])
+        ok = (need_bed[idx, None] <= beds) & (size[idx, None] <= total)
+        for sex in ("F", "M"):
+            pool = np.where(w, caps[f"shared_{sex}_wc"][None, :], caps[f"shared_{sex}"][None, :])
+            ok |= (single[idx, None] == sex) & (pool > 0)
+        return ok
+
+    # A first pass without pruning when it is cheap enough; else nearest-K per household.
+    n_s = int(has_room.sum())
+    nearest: int | None = None
+    if n_h * max(n_s, 1) > 4 * max_candidates:
+        nearest = max(3, min(n_s, (2 * max_candidates) // max(n_h, 1)))
+    pairs = eligible_pairs(
+        problem, table, extra_mask=has_room, nearest=nearest, pair_filter=pair_filter
+    )
+    if nearest is None and len(pairs.household) > max_candidates // 2 and n_h:
+        nearest = max(3, (max_candidates // 2) // n_h)
+        pairs = eligible_pairs(
+            problem, table, extra_mask=has_room, nearest=nearest, pair_filter=pair_filter
+        )
+    truncated = bool(pairs.truncated is not None and pairs.truncated.any())
+
+    cands = _Candidates()
+    by_household: list[list[int]] = [[] for _ in range(n_h)]
+    combo_cache: dict[tuple[object, ...], list[tuple[tuple[int, ...], int]]] = {}
+    max_rooms = problem.settings.max_rooms_per_household
+    sig_cache: dict[int, tuple[object, ...]] = {}
+    for i, j, km in zip(
+        pairs.household.tolist(), pairs.shelter.tolist(), pairs.km.tolist(), strict=True
+    ):
+        h = hs[i]
+        p = profiles[i]
+        s = problem.shelters[j]
+        miss = int(h.needs.language is not None and h.needs.language not in s.languages)
+        ts = types[j]
+        sig = sig_cache.get(j)
+        if sig is None:
+            sig = tuple((t.beds, t.cribs, t.wheelchair, t.count) for t in ts)
+            sig_cache[j] = sig
+        key = (p.needs_bed, p.size, p.under3, h.needs.wheelchair, sig)
+        combos = combo_cache.get(key)
+        if combos is None:
+            combos = [
+                (c, combo_wasted(p, ts, c))
+                for c in minimal_combos(p, ts, max_rooms, h.needs.wheelchair)
+            ]
+            combo_cache[key] = combos
+        if p.shared_ok:
+            pool = pools[j].get(p.single_adult_sex or "")
+            if pool is not None and (pool.wheelchair_beds if h.needs.wheelchair else pool.beds):
+                by_household[i].append(len(cands))
+                cands.h.append(i)
+                cands.s.append(j)
+                cands.combo.append(())
+                cands.wasted.append(0)
+                cands.km.append(km)
+                cands.lang_miss.append(miss)
+        for c, w in combos:
+            by_household[i].append(len(cands))
+            cands.h.append(i)
+            cands.s.append(j)
+            cands.combo.append(c)
+            cands.wasted.append(w)
+            cands.km.append(km)
+            cands.lang_miss.append(miss)
+    return _Prepared(profiles, types, pools, cands, by_household, truncated, table)
+
+
+def _wait_minutes(problem: Problem) -> list[int]:
+    """Fairness weight: minutes waited before the most recent request of the night."""
+    if not problem.households:
+        return []
+    stamps = [h.waiting_since.timestamp() for h in problem.households]
+    latest = max(stamps)
+    return [min(MAX_WAIT_MIN, int((latest - t) // 60)) for t in stamps]
+
+
+def _greedy(problem: Problem, prep: _Prepared, ka: dict[tuple[int, int], float]) -> list[int]:
+    """A quick valid plan (chosen candidate per household, -1 if none) to warm-start CP-SAT.
+
+    Most urgent first, then larger, then longer waiting; each takes its nearest candidate
+    that still has capacity and breaks no keep-apart pair.
+    """
+    hs = problem.households
+    c = prep.cands
+    left_types = [[t.count for t in ts] for ts in prep.types]
+    left_pool: list[dict[str, list[int]]] = [
+        {sex: [pool.beds, pool.wheelchair_beds] for sex, pool in ps.items()} for ps in prep.pools
+    ]
+    partners: dict[int, list[tuple[int, float]]] = {}
+    for (a, b), km in ka.items():
+        partners.setdefault(a, []).append((b, km))
+        partners.setdefault(b, []).append((a, km))
+    chosen = [-1] * len(hs)
+    shelter_of = [-1] * len(hs)
+    order = sorted(
+        range(len(hs)),
+        key=lambda i: (-hs[i].priority, -prep.profiles[i].size, hs[i].waiting_since, i),
+    )
+    lat = prep.table.lat
+    lon = prep.table.lon
+    for i in order:
+        opts = sorted(prep.by_household[i], key=lambda v: (c.km[v], c.wasted[v], v))
+        for v in opts:
+            j = c.s[v]
+            ok = True
+            for b, km in partners.get(i, []):
+                sb = shelter_of[b]
+                if sb >= 0 and (
+                    sb == j or haversine_matrix([lat[j]], [lon[j]], [lat[sb]], [lon[sb]])[0, 0] < km
+                ):
+                    ok = False
+                    break
+            if not ok:
+                continue
+            if c.combo[v]:
+                need: dict[int, int] = {}
+                for t in c.combo[v]:
+                    need[t] = need.get(t, 0) + 1
+                if any(left_types[j][t] < n for t, n in need.items()):
+                    continue
+                for t, n in need.items():
+                    left_types[j][t] -= n
+            else:
+                pool = left_pool[j][prep.profiles[i].single_adult_sex or ""]
+                wc = hs[i].needs.wheelchair
+                if pool[0] < 1 or (wc and pool[1] < 1):
+                    continue
+                pool[0] -= 1
+                if wc:
+                    pool[1] -= 1
+            chosen[i] = v
+            shelter_of[i] = j
+            break
+    return chosen
+
+
+@dataclass
+class _Budget:
+    deterministic: bool
+    deadline: float  # wall clock, perf_counter
+    det_total: float
+
+    def params(
+        self, solver: cp_model.CpSolver, share: float, det_share: float, seed: int, workers: int
+    ) -> bool:
+        """Set the stage's limits; False if no time is left."""
+        prm = solver.parameters
+        prm.random_seed = seed
+        prm.num_workers = workers
+        prm.log_search_progress = False
+        if self.deterministic:
+            # Deterministic time does not depend on machine load; interleaved search makes
+            # the parallel workers deterministic too.
+            prm.interleave_search = True
+            prm.max_deterministic_time = max(0.05, self.det_total * det_share)
+            # Safety net only under extreme load; far above the nominal budget.
+            prm.max_time_in_seconds = max(1.0, 10 * self.det_total)
+            return True
+        left = self.deadline - time.perf_counter()
+        if left <= 0.02:
+            return False
+        prm.max_time_in_seconds = max(0.01, left * share)
+        return True
+
+
+def _solution(solver: cp_model.CpSolver, n: int) -> list[int]:
+    sol = solver.response_proto.solution
+    return [int(sol[k]) for k in range(n)]
+
+
+def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
+    """Plan the night for ``problem`` within ``problem.settings.time_limit_s`` (all included).
+
+    Pure and thread-safe; CPU-bound (run it in a worker thread from async code).
+    ``num_workers`` defaults to the machine's cores (at most 8).
+    """
+    t0 = time.perf_counter()
+    st = problem.settings
+    workers = num_workers or max(1, min(8, os.cpu_count() or 1))
+    # Keep a slice of the budget for building the plan and explaining the unplaced.
+    margin = min(0.15 * st.time_limit_s, 2.0 + 0.02 * len(problem.households) / 100)
+    budget = _Budget(st.deterministic, t0 + st.time_limit_s - margin, st.time_limit_s * 0.8)
+
+    prep = _prepare(problem, MAX_CANDIDATES)
+    hs = problem.households
+    c = prep.cands
+    n = len(c)
+    ka = keep_apart_pairs(problem)
+
+    model = cp_model.CpModel()
+    x = [model.new_bool_var(f"x{v}") for v in range(n)]
+    for _i, vs in enumerate(prep.by_household):
+        if len(vs) > 1:
+            model.add_at_most_one(x[v] for v in vs)
+    # Capacity: rooms per (shelter, type), beds per (shelter, sex pool).
+    type_use: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    pool_use: dict[tuple[int, str], list[int]] = {}
+    pool_wc_use: dict[tuple[int, str], list[int]] = {}
+    for v in range(n):
+        j = c.s[v]
+        if c.combo[v]:
+            counts: dict[int, int] = {}
+            for t in c.combo[v]:
+                counts[t] = counts.get(t, 0) + 1
+            for t, k in counts.items():
+                type_use.setdefault((j, t), []).append((v, k))
+        else:
+            sex = prep.profiles[c.h[v]].single_adult_sex or ""
+            pool_use.setdefault((j, sex), []).append(v)
+            if hs[c.h[v]].needs.wheelchair:
+                pool_wc_use.setdefault((j, sex), []).append(v)
+    for (j, t), uses in type_use.items():
+        cap = prep.types[j][t].count
+        if sum(k for _, k in uses) > cap:
+            model.add(
+                cp_model.LinearExpr.weighted_sum([x[v] for v, _ in uses], [k for _, k in uses])
+                <= cap
+            )
+    for (j, sex), vs in pool_use.items():
+        cap = prep.pools[j][sex].beds
+        if len(vs) > cap:
+            model.add(sum(x[v] for v in vs) <= cap)
+    for (j, sex), vs in pool_wc_use.items():
+        cap = prep.pools[j][sex].wheelchair_beds
+        if len(vs) > cap:
+            model.add(sum(x[v] for v in vs) <= cap)
+    # Rule 8: for each shelter a of one side, "at a" + "at any conflicting b" ≤ 1.
+    by_hs: list[dict[int, list[int]]] = [{} for _ in hs]
+    for v in range(n):
+        by_hs[c.h[v]].setdefault(c.s[v], []).append(v)
+    lat, lon = prep.table.lat, prep.table.lon
+    for (a, b), km in ka.items():
+        sa, sb = list(by_hs[a]), list(by_hs[b])
+        if not sa or not sb:
+            continue
+        d = haversine_matrix(lat[sa], lon[sa], lat[sb], lon[sb])
+        for ia, ja in enumerate(sa):
+            conflict = [jb for ib, jb in enumerate(sb) if jb == ja or d[ia, ib] < km]
+            if conflict:
+                terms = [x[v] for v in by_hs[a][ja]]
+                for jb in conflict:
+                    terms += [x[v] for v in by_hs[b][jb]]
+                model.add(sum(terms) <= 1)
+
+    # Objective terms.
+    people = [prep.profiles[c.h[v]].size for v in range(n)]
+    tier_of = [hs[c.h[v]].priority for v in range(n)]
+    capacity = sum(t.count * (t.beds + t.cribs) for ts in prep.types for t in ts) + sum(
+        p.beds for ps in prep.pools for p in ps.values()
+    )
+    placeable = [bool(vs) for vs in prep.by_household]
+    ub = {
+        t: min(
+            capacity,
+            sum(
+                prep.profiles[i].size for i, h in enumerate(hs) if h.priority == t and placeable[i]
+            ),
+        )
+        for t in PRIORITIES
+    }
+    weights: dict[int, int] = {}
+    acc = 0
+    for t in sorted(PRIORITIES):
+        weights[t] = acc + 1
+        acc += weights[t] * ub[t]
+    tier_expr = {
+        t: cp_model.LinearExpr.weighted_sum(
+            [x[v] for v in range(n) if tier_of[v] == t],
+            [people[v] for v in range(n) if tier_of[v] == t],
+        )
+        for t in PRIORITIES
+    }
+    waits = _wait_minutes(problem)
+    fair_expr = cp_model.LinearExpr.weighted_sum(x, [waits[c.h[v]] for v in range(n)])
+    km_expr = cp_model.LinearExpr.weighted_sum(x, [round(c.km[v] * KM_SCALE) for v in range(n)])
+    lang_w = 1 + sum(max((c.wasted[v] for v in vs), default=0) for vs in prep.by_household)
+    fit_expr = cp_model.LinearExpr.weighted_sum(
+        x, [lang_w * c.lang_miss[v] + c.wasted[v] for v in range(n)]
+    )
+
+    greedy = _greedy(problem, prep, ka)
+    current = [0] * n
+    for v in greedy:
+        if v >= 0:
+            current[v] = 1
+
+    def hint(values: list[int]) -> None:
+        model.clear_hints()
+        for v in range(n):
+            model.add_hint(x[v], values[v])
+
+    solver = cp_model.CpSolver()
+    seed = st.seed
+    found = True  # the greedy plan is always valid
+    level1_optimal = False
+    bound_people: dict[int, int] = dict(ub)
+    stages_run: list[str] = []
+
+    def tier_values(values: list[int]) -> dict[int, int]:
+        out = dict.fromkeys(PRIORITIES, 0)
+        for v in range(n):
+            if values[v]:
+                out[tier_of[v]] += people[v]
+        return out
+
+    def run(
+        expr: cp_model.LinearExprT, maximize: bool, share: float, det_share: float, name: str
+    ) -> int | None:
+        """Optimise expr; update `current` if CP-SAT finds a solution. Returns CP-SAT status."""
+        nonlocal current
+        if not budget.params(solver, share, det_share, seed, workers):
+            return None
+        if maximize:
+            model.maximize(expr)
+        else:
+            model.minimize(expr)
+        hint(current)
+        status = solver.solve(model)
+        stages_run.append(f"{name}:{solver.status_name(status).lower()}")
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            current = _solution(solver, n)
+        return status
+
+    if n:
+        top = sum(weights[t] * ub[t] for t in PRIORITIES)
+        if top <= MAX_TIER_WEIGHT:
+            level1 = cp_model.LinearExpr.weighted_sum(
+                [tier_expr[t] for t in PRIORITIES], [weights[t] for t in PRIORITIES]
+            )
+            status = run(level1, True, 0.6, 0.55, "people")
+            got = tier_values(current)
+            if status == cp_model.OPTIMAL:
+                level1_optimal = not prep.truncated
+                if level1_optimal:
+                    bound_people = dict(got)
+            elif status == cp_model.FEASIBLE and not prep.truncated:
+                bound_people = _split_bound(int(solver.best_objective_bound), weights, ub, got)
+            for t in PRIORITIES:
+                model.add(tier_expr[t] >= got[t])
+        else:
+            all_optimal = True
+            for k, t in enumerate(PRIORITIES):
+                status = run(tier_expr[t], True, 0.6 / (4 - k), 0.55 / 4, f"people{t}")
+                got_t = tier_values(current)[t]
+                if status == cp_model.OPTIMAL and all_optimal and not prep.truncated:
+                    bound_people[t] = got_t
+                else:
+                    if status == cp_model.FEASIBLE and all_optimal and not prep.truncated:
+                        bound_people[t] = min(ub[t], int(solver.best_objective_bound))
+                    all_optimal = False
+                model.add(tier_expr[t] >= got_t)
+            level1_optimal = all_optimal and not prep.truncated
+        got = tier_values(current)
+        if any(waits):
+            run(fair_expr, True, 0.34, 0.15, "fairness")
+            model.add(fair_expr >= sum(waits[c.h[v]] for v in range(n) if current[v]))
+        run(km_expr, False, 0.5, 0.15, "km")
+        model.add(km_expr <= sum(round(c.km[v] * KM_SCALE) for v in range(n) if current[v]))
+        run(fit_expr, False, 1.0, 0.15, "fit")
+    else:
+        level1_optimal = True
+        bound_people = dict.fromkeys(PRIORITIES, 0)
+
+    plan = _build_plan(problem, prep, current if found else [0] * n, t0)
+    got = {int(k): v for k, v in plan.objective.people_placed_by_priority.items()}
+    if level1_optimal:
+        bound_people = got
+    bound_people = {t: max(bound_people[t], got[t]) for t in PRIORITIES}
+    plan.status = "optimal" if level1_optimal else "feasible"
+    plan.bound = Bound(people_placed_by_priority={str(t): bound_people[t] for t in PRIORITIES})
+    plan.stats = Stats(
+        wall_s=round(time.perf_counter() - t0, 3),
+        solver="cp-sat",
+        candidates=n,
+        pruned=prep.truncated,
+        stages=stages_run,
+        deterministic=st.deterministic,
+    )
+    return plan
+
+
+def _split_bound(
+    total: int, weights: dict[int, int], ub: dict[int, int], got: dict[int, int]
+) -> dict[int, int]:
+    """Per-tier upper bounds for a lexicographic optimum from a weighted-sum bound.
+
+    The top tier's people ≤ total // w4. Below it, a tier's bound can use the rest of the
+    weighted bound only while the tiers above are pinned (their bound equals what the plan
+    achieved); otherwise the independent bound ``ub`` stays.
+    """
+    out: dict[int, int] = {}
+    rest = total
+    pinned = True
+    for t in PRIORITIES:
+        if pinned:
+            b = min(ub[t], rest // weights[t])
+            out[t] = b
+            if b == got[t]:
+                rest -= weights[t] * got[t]
+            else:
+                pinned = False
+        else:
+            out[t] = ub[t]
+    return out
+
+
+def _build_plan(problem: Problem, prep: _Prepared, values: list[int], t0: float) -> Plan:
+    hs = problem.households
+    c = prep.cands
+    chosen: dict[int, int] = {c.h[v]: v for v in range(len(c)) if values[v]}
+    next_room: dict[tuple[int, int], int] = {}
+    # Shared beds: wheelchair users first into wheelchair rooms, then the rest.
+    shared_left: dict[tuple[int, str], list[list[object]]] = {}
+    assignments: list[Assignment] = []
+    unplaced: list[Unplaced] = []
+    tiers = dict.fromkeys(PRIORITIES, 0)
+    total_km = 0.0
+    wasted = 0
+    order = sorted(chosen, key=lambda i: (not hs[i].needs.wheelchair, i))
+    rooms_of: dict[int, list[str]] = {}
+    for i in order:
+        v = chosen[i]
+        j = c.s[v]
+        if c.combo[v]:
+            ts = prep.types[j]
+            ids: list[str] = []
+            for t in c.combo[v]:
+                k = next_room.get((j, t), 0)
+                ids.append(ts[t].room_ids[k])
+                next_room[(j, t)] = k + 1
+            rooms_of[i] = ids
+        else:
+            sex = prep.profiles[i].single_adult_sex or ""
+            key = (j, sex)
+            if key not in shared_left:
+                rs = sorted(prep.pools[j][sex].rooms, key=lambda r: r.wheelchair)
+                shared_left[key] = [[r.id, r.beds, r.wheelchair] for r in rs]
+            slots = shared_left[key]
+            wc = hs[i].needs.wheelchair
+            pick = next(s for s in slots if int(s[1]) > 0 and (s[2] or not wc))  # type: ignore[call-overload]
+            pick[1] = int(pick[1]) - 1  # type: ignore[call-overload]
+            rooms_of[i] = [str(pick[0])]
+    table = prep.table
+    for i, h in enumerate(hs):
+        if i in chosen:
+            v = chosen[i]
+            km = km_for_plan(c.km[v])
+            assignments.append(
+                Assignment(
+                    household=h.id, shelter=problem.shelters[c.s[v]].id, rooms=rooms_of[i], km=km
+                )
+            )
+            tiers[h.priority] += prep.profiles[i].size
+            total_km += c.km[v]
+            wasted += c.wasted[v]
+        else:
+            a = analyse(problem, h, table, max_options=50)
+            if a.code is not None:
+                unplaced.append(Unplaced(household=h.id, code=a.code, detail=a.detail))
+            else:
+                unplaced.append(
+                    Unplaced(
+                        household=h.id,
+                        code="capacity_taken",
+                        detail=_capacity_detail(problem, i, a.detail, chosen, prep),
+                    )
+                )
+    return Plan(
+        status="feasible",
+        assignments=assignments,
+        unplaced=unplaced,
+        objective=Objective(
+            people_placed_by_priority={str(t): tiers[t] for t in PRIORITIES},
+            total_km=round(total_km, 1),
+            wasted_beds=wasted,
+        ),
+        bound=Bound(people_placed_by_priority={str(t): 0 for t in PRIORITIES}),
+        stats=Stats(wall_s=round(time.perf_counter() - t0, 3), solver="cp-sat"),
+    )
+
+
+def _capacity_detail(
+    problem: Problem, i: int, alone: str, chosen: dict[int, int], prep: _Prepared
+) -> str:
+    h = problem.households[i]
+    blocked = []
+    index = {x.id: k for k, x in enumerate(problem.households)}
+    partners = {ka.household for ka in h.keep_apart} | {
+        x.id for x in problem.households if any(k.household == h.id for k in x.keep_apart)
+    }
+    for pid in sorted(partners):
+        if index[pid] in chosen:
+            blocked.append(pid)
+    why = (
+        "their free rooms went to more urgent, larger or longer-waiting households"
+        if h.priority < 4
+        else "their free rooms went to other priority-4 households placing more people"
+    )
+    if blocked:
+        why += f", or rule 8 (kept apart from placed household {', '.join(blocked)}) blocked it"
+    return f"{alone}; {why}"
+
+
+__all__ = ["solve"]
