@@ -1,3 +1,116 @@
-from fastapi import APIRouter
+"""Placement request endpoints (``/api/v1``): operators and admins only."""
 
-router = APIRouter()
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from app.auth.dependencies import OperatorDep
+from app.core.deps import SessionDep
+from app.core.http import make_etag, not_modified, require_if_match
+from app.core.idempotency import IdempotencyKeyHeader, run_idempotent
+from app.requests import service
+from app.requests.models import RequestStatus
+from app.requests.schemas import RequestCreate, RequestOut, RequestPage
+
+router = APIRouter(tags=["requests"])
+
+
+@router.post(
+    "/requests",
+    status_code=201,
+    response_model=RequestOut,
+    summary="A household waiting for a bed tonight (operator, admin)",
+    description=(
+        "Send an `Idempotency-Key`: a retry with the same key and body returns the first "
+        "response and creates nothing. Unknown fields are refused (422). A household needs "
+        "at least one adult: unaccompanied minors are referred to child protection (ASE)."
+    ),
+)
+def create_request(
+    data: RequestCreate,
+    request: Request,
+    session: SessionDep,
+    principal: OperatorDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> JSONResponse:
+    def work() -> tuple[int, Any]:
+        req = service.create_request(session, principal, data)
+        return 201, service.request_out(req).model_dump(mode="json")
+
+    return run_idempotent(
+        session, principal, request, idempotency_key, data.model_dump(mode="json"), work
+    )
+
+
+@router.get(
+    "/requests",
+    response_model=RequestPage,
+    summary="The queue: most urgent first, then longest waiting (operator, admin)",
+)
+def list_requests(
+    session: SessionDep,
+    principal: OperatorDep,
+    status: Annotated[
+        list[RequestStatus] | None, Query(description="Repeat to ask for several")
+    ] = None,
+    reference: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> RequestPage:
+    rows, total = service.list_requests(
+        session, statuses=status, reference=reference, limit=limit, offset=offset
+    )
+    return RequestPage(
+        items=[service.request_out(r) for r in rows], total=total, limit=limit, offset=offset
+    )
+
+
+@router.get(
+    "/requests/{request_id}",
+    response_model=RequestOut,
+    summary="Read a request (operator, admin)",
+    responses={304: {"description": "Not modified (If-None-Match)"}},
+)
+def get_request(
+    request_id: str,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: OperatorDep,
+) -> Any:
+    req = service.get_request(session, request_id)
+    etag = make_etag(req.id, req.version)
+    cached = not_modified(request, etag)
+    if cached is not None:
+        return cached
+    response.headers["ETag"] = etag
+    return service.request_out(req)
+
+
+@router.post(
+    "/requests/{request_id}/cancel",
+    response_model=RequestOut,
+    summary="Cancel a pending, proposed or accepted request (operator, admin)",
+    description=(
+        "Its live placement, if any, is declined with reason `request cancelled` and its beds "
+        "are freed. 409 from any other status. `If-Match` is honoured."
+    ),
+    responses={409: {"description": "The request is no longer open"}},
+)
+def cancel_request(
+    request_id: str,
+    request: Request,
+    session: SessionDep,
+    principal: OperatorDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> JSONResponse:
+    def work() -> tuple[int, Any]:
+        req = service.get_request(session, request_id, for_update=True)
+        require_if_match(request, make_etag(req.id, req.version))
+        service.cancel_request(session, principal, req)
+        return 200, service.request_out(req).model_dump(mode="json")
+
+    return run_idempotent(session, principal, request, idempotency_key, None, work)

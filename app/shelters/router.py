@@ -1,3 +1,247 @@
-from fastapi import APIRouter
+"""Shelters, rooms and availability endpoints (``/api/v1``)."""
 
-router = APIRouter()
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Request, Response
+from fastapi.responses import JSONResponse
+
+from app.auth.dependencies import AdminDep, PrincipalDep, ReaderDep
+from app.core.deps import SessionDep
+from app.core.http import make_etag, not_modified, require_if_match
+from app.core.idempotency import IdempotencyKeyHeader, run_idempotent
+from app.shelters import service
+from app.shelters.schemas import (
+    AvailabilityItem,
+    AvailabilityOut,
+    AvailabilitySummary,
+    RoomCreate,
+    RoomOut,
+    RoomUpdate,
+    ShelterCreate,
+    ShelterOut,
+    ShelterUpdate,
+)
+
+router = APIRouter(tags=["shelters"])
+
+_ROLES_NOTE = "A shelter token sees only its own shelter (404 for any other)."
+
+
+def _etag(obj: Any) -> str:
+    return make_etag(obj.id, obj.version)
+
+
+@router.post(
+    "/shelters",
+    status_code=201,
+    response_model=ShelterOut,
+    summary="Create a shelter (admin)",
+)
+def create_shelter(
+    data: ShelterCreate,
+    request: Request,
+    session: SessionDep,
+    principal: AdminDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> JSONResponse:
+    def work() -> tuple[int, Any]:
+        shelter = service.create_shelter(session, principal, data)
+        out = service.shelter_out(session, principal, shelter, audit_read=False)
+        return 201, out.model_dump(mode="json")
+
+    return run_idempotent(
+        session, principal, request, idempotency_key, data.model_dump(mode="json"), work
+    )
+
+
+@router.get(
+    "/shelters",
+    response_model=list[ShelterOut],
+    summary="List shelters",
+    description="Every role. " + _ROLES_NOTE + " Confidential addresses are masked unless "
+    "the caller is an admin or the shelter's own staff.",
+)
+def list_shelters(session: SessionDep, principal: PrincipalDep) -> list[ShelterOut]:
+    return [
+        service.shelter_out(session, principal, s)
+        for s in service.list_shelters(session, principal)
+    ]
+
+
+@router.get(
+    "/shelters/{shelter_id}",
+    response_model=ShelterOut,
+    summary="Read a shelter",
+    description=_ROLES_NOTE,
+    responses={304: {"description": "Not modified (If-None-Match)"}},
+)
+def get_shelter(
+    shelter_id: str,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: PrincipalDep,
+) -> Any:
+    shelter = service.get_visible_shelter(session, principal, shelter_id)
+    etag = _etag(shelter)
+    cached = not_modified(request, etag)
+    if cached is not None:
+        return cached
+    response.headers["ETag"] = etag
+    return service.shelter_out(session, principal, shelter)
+
+
+@router.patch(
+    "/shelters/{shelter_id}",
+    response_model=ShelterOut,
+    summary="Change a shelter (admin; its staff: intake_phone and languages only)",
+    description="Send only the fields to change. `If-Match` with the ETag: 412 if stale.",
+)
+def patch_shelter(
+    shelter_id: str,
+    data: ShelterUpdate,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: PrincipalDep,
+) -> ShelterOut:
+    shelter = service.get_visible_shelter(session, principal, shelter_id)
+    require_if_match(request, _etag(shelter))
+    shelter = service.update_shelter(session, principal, shelter, data)
+    response.headers["ETag"] = _etag(shelter)
+    return service.shelter_out(session, principal, shelter, audit_read=False)
+
+
+@router.post(
+    "/shelters/{shelter_id}/rooms",
+    status_code=201,
+    response_model=RoomOut,
+    summary="Add a room (admin, or that shelter)",
+)
+def create_room(
+    shelter_id: str,
+    data: RoomCreate,
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> JSONResponse:
+    shelter = service.get_visible_shelter(session, principal, shelter_id)
+    service.require_shelter_writer(principal, shelter.id)
+
+    def work() -> tuple[int, Any]:
+        room = service.create_room(session, principal, shelter, data)
+        return 201, service.rooms_out(session, [room])[0].model_dump(mode="json")
+
+    return run_idempotent(
+        session, principal, request, idempotency_key, data.model_dump(mode="json"), work
+    )
+
+
+@router.get(
+    "/shelters/{shelter_id}/rooms",
+    response_model=list[RoomOut],
+    summary="A shelter's rooms, with what is held and free tonight",
+    description=_ROLES_NOTE,
+)
+def list_rooms(shelter_id: str, session: SessionDep, principal: PrincipalDep) -> list[RoomOut]:
+    shelter = service.get_visible_shelter(session, principal, shelter_id)
+    return service.rooms_out(session, service.list_rooms(session, shelter))
+
+
+@router.get(
+    "/rooms/{room_id}",
+    response_model=RoomOut,
+    summary="Read a room (with its ETag)",
+    description=_ROLES_NOTE,
+    responses={304: {"description": "Not modified (If-None-Match)"}},
+)
+def get_room(
+    room_id: str, request: Request, response: Response, session: SessionDep, principal: PrincipalDep
+) -> Any:
+    room = service.get_visible_room(session, principal, room_id)
+    etag = _etag(room)
+    cached = not_modified(request, etag)
+    if cached is not None:
+        return cached
+    response.headers["ETag"] = etag
+    return service.rooms_out(session, [room])[0]
+
+
+@router.patch(
+    "/rooms/{room_id}",
+    response_model=RoomOut,
+    summary="Change a room (admin, or its shelter)",
+    description="`If-Match` with the room's ETag: 412 and no change if someone changed it since.",
+    responses={412: {"description": "The room changed since it was read"}},
+)
+def patch_room(
+    room_id: str,
+    data: RoomUpdate,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: PrincipalDep,
+) -> RoomOut:
+    room = service.get_visible_room(session, principal, room_id)
+    service.require_shelter_writer(principal, room.shelter_id)
+    require_if_match(request, _etag(room))
+    room = service.update_room(session, principal, room, data)
+    response.headers["ETag"] = _etag(room)
+    return service.rooms_out(session, [room])[0]
+
+
+@router.put(
+    "/shelters/{shelter_id}/availability",
+    response_model=AvailabilityOut,
+    summary="The evening update of a shelter's rooms (its shelter, or admin)",
+    description=(
+        "All rows are applied or none: an unknown room, a room of another shelter, a room "
+        "listed twice or more occupied beds than beds is a 422 naming the row's index. Rooms "
+        "not listed are left as they are. Stamps `availability_updated_at`, even for an empty "
+        'list ("nothing changed tonight").'
+    ),
+)
+def put_availability(
+    shelter_id: str,
+    items: Annotated[list[AvailabilityItem], Body(max_length=2000)],
+    response: Response,
+    session: SessionDep,
+    principal: PrincipalDep,
+) -> AvailabilityOut:
+    shelter = service.get_visible_shelter(session, principal, shelter_id)
+    service.require_shelter_writer(principal, shelter.id)
+    rooms = service.put_availability(session, principal, shelter, items)
+    response.headers["ETag"] = _etag(shelter)
+    assert shelter.availability_updated_at is not None
+    return AvailabilityOut(
+        shelter_id=shelter.id,
+        availability_updated_at=shelter.availability_updated_at,
+        rooms=service.rooms_out(session, sorted(rooms, key=lambda r: r.label)),
+    )
+
+
+@router.get(
+    "/availability",
+    response_model=AvailabilitySummary,
+    summary="Free capacity tonight per shelter (operator, viewer, admin)",
+    description=(
+        "Free private rooms by size, free dormitory beds by sex and the time of each "
+        "shelter's last update. Answers `If-None-Match` with 304 while nothing changed."
+    ),
+    responses={304: {"description": "Not modified"}},
+)
+def get_availability(
+    request: Request, response: Response, session: SessionDep, principal: ReaderDep
+) -> Any:
+    summary = service.availability_summary(session)
+    content = summary.model_dump_json(include={"totals", "shelters"})
+    etag = make_etag(hashlib.sha256(content.encode()).hexdigest()[:32])
+    cached = not_modified(request, etag)
+    if cached is not None:
+        return cached
+    response.headers["ETag"] = etag
+    return summary

@@ -1,0 +1,144 @@
+"""Retry-safe writes: the ``Idempotency-Key`` header.
+
+The same key with the same body (and the same method and path) returns the first response
+again and creates nothing; the same key with another body is 422. Keys are scoped to the
+caller's token and stored in the database, so they hold across workers and replicas.
+
+How a concurrent duplicate is kept from creating a second object: the key is *claimed* (its
+row inserted, primary key ``(token_id, key)``) before the work is done, in the same
+transaction as the work. A second transaction inserting the same key blocks on PostgreSQL
+until the first commits and then fails with an IntegrityError (on SQLite, writers are
+serialised by ``BEGIN IMMEDIATE``, so the second simply finds the row); it then answers with
+the stored response. Only successful responses are stored: a failed write rolls back its
+claim with everything else, so a retry runs again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Header, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.auth.dependencies import Principal
+from app.core.errors import ProblemError
+from app.core.http import make_etag
+from app.core.idempotency_models import IdempotencyRecord
+
+MAX_KEY_LENGTH = 200
+
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description=(
+            "Any unique string (a UUID): a retry with the same key and body returns the first "
+            "response and creates nothing; the same key with another body is 422."
+        ),
+    ),
+]
+
+
+def request_fingerprint(method: str, path: str, body: Any) -> str:
+    """SHA-256 of the canonical JSON of what the client asked (sorted keys, no spaces)."""
+    canonical = json.dumps(
+        {"method": method.upper(), "path": path, "body": body},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=str,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _check_key(key: str) -> None:
+    if not key.strip() or len(key) > MAX_KEY_LENGTH:
+        raise ProblemError(
+            422,
+            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.",
+            errors=[{"loc": ["header", "Idempotency-Key"], "msg": "invalid idempotency key"}],
+        )
+
+
+def _replay(record: IdempotencyRecord, fingerprint: str) -> JSONResponse:
+    if record.request_hash != fingerprint:
+        raise ProblemError(
+            422,
+            "This Idempotency-Key was already used with another request body; "
+            "use a new key for a new request.",
+            errors=[{"loc": ["header", "Idempotency-Key"], "msg": "key reused with another body"}],
+        )
+    return _response(record.response_status, record.response_body, replayed=True)
+
+
+def _response(status: int, body: Any, *, replayed: bool = False) -> JSONResponse:
+    headers: dict[str, str] = {}
+    if isinstance(body, dict) and "id" in body and "version" in body:
+        headers["ETag"] = make_etag(body["id"], body["version"])
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _find(session: Session, token_id: str, key: str) -> IdempotencyRecord | None:
+    return session.scalar(
+        select(IdempotencyRecord)
+        .where(IdempotencyRecord.token_id == token_id, IdempotencyRecord.key == key)
+        .execution_options(populate_existing=True)
+    )
+
+
+def run_idempotent(
+    session: Session,
+    principal: Principal,
+    request: Request,
+    key: str | None,
+    body: Any,
+    work: Callable[[], tuple[int, Any]],
+) -> JSONResponse:
+    """Run ``work`` (which returns ``(status, json_body)``) at most once per key.
+
+    Without a key, ``work`` simply runs. ``body`` is the request body as JSON-able data.
+    """
+    if key is None:
+        status, payload = work()
+        return _response(status, payload)
+    _check_key(key)
+    fingerprint = request_fingerprint(request.method, request.url.path, body)
+    existing = _find(session, principal.token_id, key)
+    if existing is not None:
+        return _replay(existing, fingerprint)
+    claim = IdempotencyRecord(
+        token_id=principal.token_id,
+        key=key,
+        method=request.method.upper(),
+        path=request.url.path[:500],
+        request_hash=fingerprint,
+        response_status=0,
+        response_body={},
+    )
+    try:
+        # A savepoint: losing the race must not spoil the rest of the transaction.
+        with session.begin_nested():
+            session.add(claim)
+            session.flush()
+    except IntegrityError:
+        # Another transaction claimed the key and has committed by now (PostgreSQL made us
+        # wait for it): answer with what it stored.
+        winner = _find(session, principal.token_id, key)
+        if winner is None or winner.response_status == 0:
+            raise ProblemError(
+                409, "A request with this Idempotency-Key is still in progress; retry."
+            ) from None
+        return _replay(winner, fingerprint)
+    status, payload = work()
+    claim.response_status = status
+    claim.response_body = payload
+    session.flush()
+    return _response(status, payload)

@@ -1,0 +1,214 @@
+"""Placement requests: create, read, cancel. Services flush; ``get_session`` commits."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.audit.service import record
+from app.auth.dependencies import Principal
+from app.core.db import utcnow
+from app.core.errors import ProblemError, not_found, validation_problem
+from app.placements.models import Placement, PlacementRoom, PlacementStatus
+from app.requests.models import OPEN_STATUSES, PlacementRequest, RequestStatus
+from app.requests.schemas import ADULT_AGE, RequestCreate, RequestOut
+from app.shelters.models import Shelter
+
+# A clock a few minutes ahead on the operator's PC must not make a request invalid.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
+def check_request(session: Session, data: RequestCreate) -> None:
+    """The checks that need the database or the whole household; 422 naming every field."""
+    errors: list[dict[str, Any]] = []
+    if not any(m.age >= ADULT_AGE for m in data.members):
+        # Policy: a household of minors alone is not placed through the 115. Unaccompanied
+        # minors are the département's child protection (ASE) duty, and no CHU/CHRS may take
+        # them; accepting such a request would produce a "placement" no shelter can honour.
+        errors.append(
+            {
+                "loc": ["members"],
+                "msg": "a household needs at least one adult (18 or over); refer unaccompanied "
+                "minors to child protection (ASE)",
+            }
+        )
+    if data.excluded_shelters:
+        known = set(
+            session.scalars(select(Shelter.id).where(Shelter.id.in_(data.excluded_shelters)))
+        )
+        errors += [
+            {"loc": ["excluded_shelters", j], "msg": f"unknown shelter {sid!r}"}
+            for j, sid in enumerate(data.excluded_shelters)
+            if sid not in known
+        ]
+    if data.keep_apart:
+        wanted = [k.request_id for k in data.keep_apart]
+        known = set(
+            session.scalars(select(PlacementRequest.id).where(PlacementRequest.id.in_(wanted)))
+        )
+        errors += [
+            {"loc": ["keep_apart", j, "request_id"], "msg": f"unknown request {rid!r}"}
+            for j, rid in enumerate(wanted)
+            if rid not in known
+        ]
+    if data.waiting_since is not None and data.waiting_since > utcnow() + FUTURE_TOLERANCE:
+        errors.append({"loc": ["waiting_since"], "msg": "is in the future"})
+    if errors:
+        raise validation_problem(errors)
+
+
+def create_request(session: Session, principal: Principal, data: RequestCreate) -> PlacementRequest:
+    check_request(session, data)
+    now = utcnow()
+    req = PlacementRequest(
+        reference=data.reference,
+        status=RequestStatus.pending.value,
+        priority=data.priority,
+        waiting_since=data.waiting_since or now,
+        origin_lat=data.origin.lat,
+        origin_lon=data.origin.lon,
+        max_km=data.max_km,
+        members=[m.model_dump() for m in data.members],
+        needs=data.needs.model_dump(),
+        avoid=[a.model_dump() for a in data.avoid],
+        excluded_shelters=list(data.excluded_shelters),
+        keep_apart=[k.model_dump() for k in data.keep_apart],
+        created_by=principal.token_id,
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(req)
+    session.flush()
+    # Priority and size are enough to follow the desk's activity; no composition, no places.
+    record(
+        session,
+        principal,
+        "request.create",
+        "request",
+        req.id,
+        {"priority": req.priority, "people": len(req.members)},
+    )
+    return req
+
+
+def request_out(req: PlacementRequest) -> RequestOut:
+    origin = (
+        {"lat": req.origin_lat, "lon": req.origin_lon}
+        if req.origin_lat is not None and req.origin_lon is not None
+        else None
+    )
+    return RequestOut.model_validate(
+        {
+            "id": req.id,
+            "reference": req.reference,
+            "status": req.status,
+            "priority": req.priority,
+            "waiting_since": req.waiting_since,
+            "origin": origin,
+            "max_km": req.max_km,
+            "members": req.members or [],
+            "needs": req.needs or {},
+            "avoid": req.avoid or [],
+            "excluded_shelters": req.excluded_shelters or [],
+            "keep_apart": req.keep_apart or [],
+            "unplaced_code": req.unplaced_code,
+            "unplaced_detail": req.unplaced_detail,
+            "last_allocation_id": req.last_allocation_id,
+            "version": req.version,
+            "created_at": req.created_at,
+            "updated_at": req.updated_at,
+            "closed_at": req.closed_at,
+            "purged": req.purged_at is not None,
+        }
+    )
+
+
+def get_request(session: Session, request_id: str, *, for_update: bool = False) -> PlacementRequest:
+    # for_update: a writer locks the row (PostgreSQL) so two cancels cannot both proceed.
+    req = session.get(PlacementRequest, request_id, with_for_update=for_update or None)
+    if req is None:
+        raise not_found("request")
+    return req
+
+
+def list_requests(
+    session: Session,
+    *,
+    statuses: list[RequestStatus] | None,
+    reference: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[PlacementRequest], int]:
+    """The queue as the desk reads it: most urgent first, then longest waiting."""
+    query = select(PlacementRequest)
+    if statuses:
+        query = query.where(PlacementRequest.status.in_([s.value for s in statuses]))
+    if reference:
+        query = query.where(PlacementRequest.reference == reference)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(
+            PlacementRequest.priority.desc(),
+            PlacementRequest.waiting_since,
+            PlacementRequest.id,
+        )
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(rows), int(total)
+
+
+def release_live_placements(session: Session, request_id: str, reason: str) -> list[str]:
+    """Decline the request's proposed or accepted placement and free its beds.
+
+    Returns the ids of the placements released. (The placements domain may take this over.)
+    """
+    live = list(
+        session.scalars(
+            select(Placement).where(
+                Placement.request_id == request_id,
+                Placement.status.in_(
+                    [PlacementStatus.proposed.value, PlacementStatus.accepted.value]
+                ),
+            )
+        )
+    )
+    for placement in live:
+        placement.status = PlacementStatus.declined.value
+        placement.decline_reason = reason
+        placement.version += 1
+        for held in session.scalars(
+            select(PlacementRoom).where(PlacementRoom.placement_id == placement.id)
+        ):
+            held.active = False
+    session.flush()
+    return [p.id for p in live]
+
+
+def cancel_request(session: Session, principal: Principal, req: PlacementRequest) -> None:
+    if req.status not in {s.value for s in OPEN_STATUSES}:
+        raise ProblemError(
+            409,
+            f"A request that is {req.status} cannot be cancelled "
+            "(only pending, proposed or accepted ones).",
+        )
+    released = release_live_placements(session, req.id, "request cancelled")
+    now = utcnow()
+    req.status = RequestStatus.cancelled.value
+    req.closed_at = now
+    req.version += 1
+    session.flush()
+    record(session, principal, "request.cancel", "request", req.id, {"placements": released})
+    for placement_id in released:
+        record(
+            session,
+            principal,
+            "placement.decline",
+            "placement",
+            placement_id,
+            {"reason": "request cancelled"},
+        )

@@ -1,0 +1,386 @@
+"""Shelters, rooms and tonight's availability. Services flush; ``get_session`` commits."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.audit.service import record
+from app.auth.dependencies import Principal
+from app.auth.models import Role
+from app.core.db import utcnow
+from app.core.errors import ProblemError, not_found, validation_problem
+from app.shelters.capacity import free_room, free_rooms, held_beds_by_room
+from app.shelters.models import Room, Shelter
+from app.shelters.schemas import (
+    SHELTER_EDITABLE,
+    SHELTER_NULLABLE,
+    AvailabilityItem,
+    AvailabilitySummary,
+    AvailabilityTotals,
+    PrivateRoomsBySize,
+    RoomCreate,
+    RoomOut,
+    RoomUpdate,
+    ShelterAvailability,
+    ShelterCreate,
+    ShelterOut,
+    ShelterUpdate,
+)
+
+# A confidential shelter's position, for those who may not see it, is snapped to this grid:
+# 0.05° is about 5.6 km north-south and 3.6 km east-west at the latitude of the Nord.
+GRID_DEG = 0.05
+
+
+def snap(value: float) -> float:
+    return round(round(value / GRID_DEG) * GRID_DEG, 2)
+
+
+# --- access ---------------------------------------------------------------------------------
+
+
+def get_visible_shelter(session: Session, principal: Principal, shelter_id: str) -> Shelter:
+    """The shelter, or 404 — also for a shelter token asking about another shelter."""
+    if principal.role is Role.shelter and principal.shelter_id != shelter_id:
+        raise not_found("shelter")
+    shelter = session.get(Shelter, shelter_id)
+    if shelter is None:
+        raise not_found("shelter")
+    return shelter
+
+
+def get_visible_room(session: Session, principal: Principal, room_id: str) -> Room:
+    room = session.get(Room, room_id)
+    if room is None or (principal.role is Role.shelter and principal.shelter_id != room.shelter_id):
+        raise not_found("room")
+    return room
+
+
+def require_shelter_writer(principal: Principal, shelter_id: str) -> None:
+    """Admins, or that shelter's own staff (checked after visibility, so others get 404)."""
+    if principal.is_admin:
+        return
+    if principal.role is Role.shelter and principal.shelter_id == shelter_id:
+        return
+    raise ProblemError(403, f"The {principal.role.value} role may not change a shelter's rooms.")
+
+
+# --- shelters -------------------------------------------------------------------------------
+
+
+def shelter_out(
+    session: Session, principal: Principal, shelter: Shelter, *, audit_read: bool = True
+) -> ShelterOut:
+    """The shelter as this principal may see it. Reading a confidential address is audited."""
+    exact = not shelter.confidential or principal.may_see_shelter_internals(shelter.id)
+    if shelter.confidential and exact and audit_read:
+        record(session, principal, "shelter.confidential_read", "shelter", shelter.id)
+    return ShelterOut(
+        id=shelter.id,
+        name=shelter.name,
+        kind=shelter.kind,
+        lat=shelter.lat if exact else snap(shelter.lat),
+        lon=shelter.lon if exact else snap(shelter.lon),
+        location_precision="exact" if exact else "approximate",
+        women=shelter.women,
+        men=shelter.men,
+        children=shelter.children,
+        max_boy_age=shelter.max_boy_age,
+        dv_specialised=shelter.dv_specialised,
+        secure=shelter.secure,
+        wheelchair=shelter.wheelchair,
+        pets=shelter.pets,
+        languages=list(shelter.languages or []),
+        address=shelter.address if exact else None,
+        commune=shelter.commune,
+        intake_phone=shelter.intake_phone,
+        confidential=shelter.confidential,
+        active=shelter.active,
+        availability_updated_at=shelter.availability_updated_at,
+        version=shelter.version,
+        created_at=shelter.created_at,
+        updated_at=shelter.updated_at,
+    )
+
+
+def create_shelter(session: Session, principal: Principal, data: ShelterCreate) -> Shelter:
+    shelter = Shelter(**data.model_dump(mode="json"), version=1, active=True)
+    session.add(shelter)
+    session.flush()
+    record(session, principal, "shelter.create", "shelter", shelter.id, {"kind": shelter.kind})
+    return shelter
+
+
+def list_shelters(session: Session, principal: Principal) -> list[Shelter]:
+    query = select(Shelter).order_by(Shelter.name, Shelter.id)
+    if principal.role is Role.shelter:
+        query = query.where(Shelter.id == principal.shelter_id)
+    return list(session.scalars(query))
+
+
+def update_shelter(
+    session: Session, principal: Principal, shelter: Shelter, data: ShelterUpdate
+) -> Shelter:
+    changes = data.model_dump(mode="json", exclude_unset=True)
+    if principal.role is Role.shelter:
+        forbidden = sorted(set(changes) - SHELTER_EDITABLE)
+        if forbidden:
+            raise ProblemError(
+                403,
+                "A shelter's staff may change only "
+                + ", ".join(sorted(SHELTER_EDITABLE))
+                + "; ask the SIAO's administrator for "
+                + ", ".join(forbidden)
+                + ".",
+            )
+    elif not principal.is_admin:
+        raise ProblemError(403, f"The {principal.role.value} role may not change a shelter.")
+    errors = [
+        {"loc": [name], "msg": "may not be null"}
+        for name, value in changes.items()
+        if value is None and name not in SHELTER_NULLABLE
+    ]
+    if errors:
+        raise validation_problem(errors)
+    changed = sorted(name for name, value in changes.items() if getattr(shelter, name) != value)
+    if not changed:
+        return shelter
+    for name in changed:
+        setattr(shelter, name, changes[name])
+    shelter.version += 1
+    session.flush()
+    # Field names only: an address or a phone number is not written to the audit log.
+    record(session, principal, "shelter.update", "shelter", shelter.id, {"fields": changed})
+    return shelter
+
+
+# --- rooms ----------------------------------------------------------------------------------
+
+
+def room_errors(
+    shared: bool, sex: str | None, beds: int, cribs: int, occupied: int
+) -> list[dict[str, Any]]:
+    errors: list[dict[str, Any]] = []
+    if shared and sex is None:
+        errors.append({"loc": ["sex"], "msg": "a shared room needs 'sex' ('F' or 'M')"})
+    if not shared and sex is not None:
+        errors.append({"loc": ["sex"], "msg": "only a shared room has a sex"})
+    if shared and cribs:
+        errors.append({"loc": ["cribs"], "msg": "a shared room has no cribs (single adults)"})
+    if occupied > beds:
+        errors.append({"loc": ["occupied_beds"], "msg": f"cannot exceed beds ({beds})"})
+    return errors
+
+
+def rooms_out(session: Session, rooms: list[Room]) -> list[RoomOut]:
+    held = held_beds_by_room(session, [r.id for r in rooms]) if rooms else {}
+    result = []
+    for room in rooms:
+        h = held.get(room.id, 0)
+        free = free_room(room, h)
+        result.append(
+            RoomOut(
+                id=room.id,
+                shelter_id=room.shelter_id,
+                label=room.label,
+                beds=room.beds,
+                cribs=room.cribs,
+                shared=room.shared,
+                sex=room.sex,  # type: ignore[arg-type]
+                wheelchair=room.wheelchair,
+                out_of_service=room.out_of_service,
+                occupied_beds=room.occupied_beds,
+                held_beds=h,
+                free_beds=free.beds if free is not None else 0,
+                version=room.version,
+                updated_at=room.updated_at,
+            )
+        )
+    return result
+
+
+def _label_taken(session: Session, shelter_id: str, label: str, room_id: str | None) -> bool:
+    query = select(Room.id).where(Room.shelter_id == shelter_id, Room.label == label)
+    if room_id is not None:
+        query = query.where(Room.id != room_id)
+    return session.scalar(query) is not None
+
+
+def _duplicate_label(label: str) -> ProblemError:
+    return ProblemError(
+        409,
+        f"This shelter already has a room labelled {label!r}.",
+        errors=[{"loc": ["label"], "msg": "already used in this shelter"}],
+    )
+
+
+def create_room(session: Session, principal: Principal, shelter: Shelter, data: RoomCreate) -> Room:
+    errors = room_errors(data.shared, data.sex, data.beds, data.cribs, data.occupied_beds)
+    if errors:
+        raise validation_problem(errors)
+    if _label_taken(session, shelter.id, data.label, None):
+        raise _duplicate_label(data.label)
+    room = Room(shelter_id=shelter.id, version=1, **data.model_dump())
+    try:
+        with session.begin_nested():
+            session.add(room)
+            session.flush()
+    except IntegrityError:
+        # Two clients adding the same label at once: the unique constraint decides.
+        raise _duplicate_label(data.label) from None
+    record(session, principal, "room.create", "room", room.id, {"shelter_id": shelter.id})
+    return room
+
+
+def list_rooms(session: Session, shelter: Shelter) -> list[Room]:
+    return list(
+        session.scalars(select(Room).where(Room.shelter_id == shelter.id).order_by(Room.label))
+    )
+
+
+def update_room(session: Session, principal: Principal, room: Room, data: RoomUpdate) -> Room:
+    changes = data.model_dump(exclude_unset=True)
+    errors = [{"loc": [name], "msg": "may not be null"} for name, v in changes.items() if v is None]
+    if errors:
+        raise validation_problem(errors)
+    merged = {
+        "beds": changes.get("beds", room.beds),
+        "cribs": changes.get("cribs", room.cribs),
+        "occupied": changes.get("occupied_beds", room.occupied_beds),
+    }
+    errors = room_errors(room.shared, room.sex, **merged)
+    if errors:
+        raise validation_problem(errors)
+    if "label" in changes and _label_taken(session, room.shelter_id, changes["label"], room.id):
+        raise _duplicate_label(changes["label"])
+    changed = sorted(name for name, value in changes.items() if getattr(room, name) != value)
+    if not changed:
+        return room
+    for name in changed:
+        setattr(room, name, changes[name])
+    room.version += 1
+    session.flush()
+    record(session, principal, "room.update", "room", room.id, {"fields": changed})
+    return room
+
+
+def put_availability(
+    session: Session, principal: Principal, shelter: Shelter, items: list[AvailabilityItem]
+) -> list[Room]:
+    """The evening update: all rows are checked before any is applied (all or nothing)."""
+    rooms = {r.id: r for r in list_rooms(session, shelter)}
+    errors: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        room = rooms.get(item.room_id)
+        if room is None:
+            # Unknown and foreign rooms get the same answer: nothing about other shelters leaks.
+            errors.append({"loc": [i, "room_id"], "msg": "no such room in this shelter"})
+            continue
+        if item.room_id in seen:
+            errors.append({"loc": [i, "room_id"], "msg": "room listed twice"})
+        seen.add(item.room_id)
+        if item.occupied_beds > room.beds:
+            errors.append(
+                {"loc": [i, "occupied_beds"], "msg": f"cannot exceed the room's beds ({room.beds})"}
+            )
+    if errors:
+        raise validation_problem(errors)
+    changed_rooms = 0
+    for item in items:
+        room = rooms[item.room_id]
+        if (room.out_of_service, room.occupied_beds) != (item.out_of_service, item.occupied_beds):
+            room.out_of_service = item.out_of_service
+            room.occupied_beds = item.occupied_beds
+            room.version += 1
+            changed_rooms += 1
+    # Stamped even when nothing changed: "still true tonight" is what freshness measures.
+    shelter.availability_updated_at = utcnow()
+    shelter.version += 1
+    session.flush()
+    record(
+        session,
+        principal,
+        "shelter.availability",
+        "shelter",
+        shelter.id,
+        {"rooms_listed": len(items), "rooms_changed": changed_rooms},
+    )
+    return list(rooms.values())
+
+
+def availability_summary(session: Session) -> AvailabilitySummary:
+    """Free capacity tonight per active shelter, from ``capacity.free_rooms`` alone.
+
+    Confidential shelters appear with their snapped position whoever asks: this aggregate
+    view is polled by dashboards and never carries an exact secret position.
+    """
+    shelters = list(
+        session.scalars(select(Shelter).where(Shelter.active.is_(True)).order_by(Shelter.name))
+    )
+    by_shelter = defaultdict(list)
+    for free in free_rooms(session):
+        by_shelter[free.shelter_id].append(free)
+    items: list[ShelterAvailability] = []
+    totals_shared = {"F": 0, "M": 0}
+    totals = {"rooms": 0, "beds": 0, "cribs": 0}
+    for shelter in shelters:
+        sizes: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0])
+        shared = {"F": 0, "M": 0}
+        beds = cribs = 0
+        for free in by_shelter.get(shelter.id, []):
+            beds += free.beds
+            if free.shared:
+                shared[free.sex or "F"] += free.beds
+            else:
+                cribs += free.cribs
+                entry = sizes[(free.beds, free.cribs)]
+                entry[0] += 1
+                entry[1] += int(free.wheelchair)
+        private = [
+            PrivateRoomsBySize(beds=b, cribs=c, rooms=n, wheelchair_rooms=w)
+            for (b, c), (n, w) in sorted(sizes.items())
+        ]
+        exact = not shelter.confidential
+        items.append(
+            ShelterAvailability(
+                shelter_id=shelter.id,
+                name=shelter.name,
+                kind=shelter.kind,
+                commune=shelter.commune,
+                lat=shelter.lat if exact else snap(shelter.lat),
+                lon=shelter.lon if exact else snap(shelter.lon),
+                location_precision="exact" if exact else "approximate",
+                confidential=shelter.confidential,
+                women=shelter.women,
+                men=shelter.men,
+                children=shelter.children,
+                dv_specialised=shelter.dv_specialised,
+                free_private_rooms=private,
+                free_shared_beds=shared,
+                free_beds=beds,
+                free_cribs=cribs,
+                availability_updated_at=shelter.availability_updated_at,
+            )
+        )
+        for sex, n in shared.items():
+            totals_shared[sex] += n
+        totals["rooms"] += sum(p.rooms for p in private)
+        totals["beds"] += beds
+        totals["cribs"] += cribs
+    return AvailabilitySummary(
+        generated_at=utcnow(),
+        totals=AvailabilityTotals(
+            shelters=len(items),
+            free_private_rooms=totals["rooms"],
+            free_beds=totals["beds"],
+            free_cribs=totals["cribs"],
+            free_shared_beds=totals_shared,
+        ),
+        shelters=items,
+    )
