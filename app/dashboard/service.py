@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -63,6 +64,16 @@ def size_class(places: int) -> s.SizeClass:
     if places <= 4:
         return "family_3_4"
     return "family_5_plus"
+
+
+_SHELTER_ID = re.compile(r"\bshl_[A-Za-z0-9_]+")
+
+
+def name_shelters(text: str | None, names: dict[str, str]) -> str | None:
+    """The engine's sentences name shelters by id; the night desk knows them by name."""
+    if not text:
+        return text
+    return _SHELTER_ID.sub(lambda m: names.get(m.group(0), m.group(0)), text)
 
 
 def _minutes(delta: timedelta) -> int:
@@ -230,7 +241,7 @@ def _freshness(
     )
 
 
-def _waiting(session: Session, now: datetime) -> s.Waiting:
+def _waiting(session: Session, now: datetime, names: dict[str, str]) -> s.Waiting:
     pending = list(
         session.scalars(
             select(PlacementRequest)
@@ -262,7 +273,7 @@ def _waiting(session: Session, now: datetime) -> s.Waiting:
                     children=children,
                     infants=infants,
                     unplaced_code=req.unplaced_code,
-                    unplaced_detail=req.unplaced_detail,
+                    unplaced_detail=name_shelters(req.unplaced_detail, names),
                 )
             )
     return s.Waiting(
@@ -282,7 +293,7 @@ def _waiting(session: Session, now: datetime) -> s.Waiting:
     )
 
 
-def _latest_run(session: Session) -> s.LatestRun | None:
+def _latest_run(session: Session, names: dict[str, str]) -> s.LatestRun | None:
     run = session.scalars(
         select(AllocationRun).order_by(AllocationRun.started_at.desc(), AllocationRun.id.desc())
     ).first()
@@ -315,7 +326,7 @@ def _latest_run(session: Session) -> s.LatestRun | None:
                 request_id=rid,
                 code=code,
                 reason=UNPLACED_REASONS.get(code, code.replace("_", " ")),
-                detail=entry.get("detail"),
+                detail=name_shelters(entry.get("detail"), names),
                 priority=None if req is None else req.priority,
                 household_size=None if req is None or not req.members else len(req.members),
             )
@@ -431,6 +442,10 @@ def build_summary(
         session.scalars(select(Shelter).where(Shelter.active.is_(True)).order_by(Shelter.id))
     )
     shelters_by_id = {sh.id: sh for sh in shelters}
+    # Inactive shelters too: an older run's sentence may name one.
+    names: dict[str, str] = {
+        sid: name for sid, name in session.execute(select(Shelter.id, Shelter.name))
+    }
     capacity, free_by_shelter = _capacity(shelters, free_rooms(session))
     freshness = _freshness(shelters, free_by_shelter, now, settings)
     expiring, holds, arrivals = _placements(session, shelters_by_id, now)
@@ -443,8 +458,8 @@ def build_summary(
         ),
         capacity=capacity,
         freshness=freshness,
-        waiting=_waiting(session, now),
-        latest_run=_latest_run(session),
+        waiting=_waiting(session, now, names),
+        latest_run=_latest_run(session, names),
         expiring_holds=expiring,
         holds_total=holds,
         arrivals=arrivals,

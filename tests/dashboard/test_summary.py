@@ -64,7 +64,11 @@ def scene(session: Session) -> dict[str, Any]:
         session,
         unplaced=[
             {"request_id": family.id, "code": "no_room_fits", "detail": "none fits 3"},
-            {"request_id": old.id, "code": "capacity_taken", "detail": "beds went to others"},
+            {
+                "request_id": old.id,
+                "code": "capacity_taken",
+                "detail": f"beds went to others; nearest {b.id} at 3.1 km",
+            },
         ],
     )
     hold.allocation_id = run.id
@@ -229,7 +233,8 @@ def test_latest_run_holds_and_arrivals(
     assert [u["request_id"] for u in run["unplaced"]] == [scene["family"].id, scene["old"].id]
     assert run["unplaced"][0]["household_size"] == 3
     assert "none has free rooms" in run["unplaced"][0]["reason"]
-    assert run["unplaced"][1]["detail"] == "beds went to others"
+    # Shelters are named as the night desk knows them, not by id.
+    assert run["unplaced"][1]["detail"] == "beds went to others; nearest Maison Refuge at 3.1 km"
 
     assert body["holds_total"] == 1
     [hold] = body["expiring_holds"]
