@@ -31,6 +31,9 @@ class AllocationRun(Base):
     unplaced: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     engine_wall_s: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(String(1000))
+    # Bumped whenever one of this run's placements changes status: the dashboard's ETag
+    # for ``/allocations/latest`` is (id, version), read with one indexed query.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class AllocationLock(Base):

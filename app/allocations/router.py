@@ -1,3 +1,212 @@
-from fastapi import APIRouter
+"""Allocation runs (``/api/v1/allocations``) and a household's options."""
 
-router = APIRouter()
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy import select
+
+from app.allocations import service
+from app.allocations.models import AllocationRun
+from app.allocations.schemas import (
+    OptionOut,
+    OptionsOut,
+    RunOut,
+    RunPage,
+    RunSummary,
+)
+from app.auth.dependencies import OperatorDep, ReaderDep
+from app.core.config import get_settings
+from app.core.deps import SessionDep
+from app.core.errors import ProblemError, not_found
+from app.core.http import not_modified
+from app.placements import service as placements
+
+router = APIRouter(tags=["allocations"])
+
+# Rendered documents by ETag, shared by the threads of this worker.
+_documents = service.DocumentCache()
+
+_RUN_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {"model": RunOut, "description": "The run"},
+    304: {"description": "Not modified (If-None-Match)"},
+}
+
+
+def _render(session: SessionDep, run: AllocationRun) -> tuple[str, bytes]:
+    etag = service.run_etag(run.id, run.version)
+    body = _documents.get(etag)
+    if body is None:
+        body = RunOut.model_validate(service.run_document(session, run)).model_dump_json().encode()
+        if run.status != service.RUNNING:
+            _documents.put(etag, body)
+    return etag, body
+
+
+def _run_response(etag: str, body: bytes, status: int = 200) -> Response:
+    return Response(
+        body,
+        status_code=status,
+        media_type="application/json",
+        headers={"ETag": etag, "Cache-Control": "no-cache"},
+    )
+
+
+@router.post(
+    "/allocations",
+    status_code=201,
+    response_model=RunOut,
+    summary="Run the engine on every pending request and every free room, now (operator, admin)",
+    description=(
+        "Expires overdue holds, plans, and writes one `proposed` placement per household "
+        "placed, each holding its beds until `expires_at` (`HOLD_MINUTES`). Two runs never "
+        "overlap (409 while one is running, whichever worker or replica started it). A "
+        "proposal whose rooms or request changed while the engine was thinking is skipped "
+        "(counted in `stats`) and left for the next run. A failed run answers 503."
+    ),
+    responses={409: {"description": "An allocation is already running"}, 503: {}},
+)
+def run_allocation(session: SessionDep, principal: OperatorDep) -> Response:
+    # The run uses its own short transactions; give back this request's connection (and,
+    # on SQLite, its write lock) before the engine starts.
+    session.close()
+    try:
+        run_id = service.run_allocation(get_settings(), principal, trigger="api")
+    except service.LeaseTakenError:
+        raise ProblemError(
+            409,
+            "An allocation is already running; its result will be at /api/v1/allocations/latest.",
+        ) from None
+    except service.RunFailedError as exc:
+        raise ProblemError(503, exc.message, allocation_id=exc.run_id) from None
+    run = session.get(AllocationRun, run_id)
+    if run is None:  # pragma: no cover - just committed
+        raise not_found("allocation")
+    etag, body = _render(session, run)
+    response = _run_response(etag, body, 201)
+    response.headers["Location"] = f"/api/v1/allocations/{run_id}"
+    return response
+
+
+@router.get(
+    "/allocations/latest",
+    response_model=RunOut,
+    summary="The newest finished run, with ETag; 304 on If-None-Match (operator, viewer, admin)",
+    description=(
+        "What the night-duty dashboard polls. The ETag changes with a new run and whenever "
+        "one of this run's placements changes status (accepted, declined, expired…)."
+    ),
+    responses=_RUN_RESPONSES,
+)
+def latest(request: Request, session: SessionDep, principal: ReaderDep) -> Response:
+    current = service.latest_version(session)
+    if current is None:
+        raise ProblemError(404, "No allocation has run yet.")
+    etag = service.run_etag(*current)
+    cached = not_modified(request, etag)
+    if cached is not None:
+        return cached
+    body = _documents.get(etag)
+    if body is None:
+        run = session.get(AllocationRun, current[0])
+        if run is None:
+            raise not_found("allocation")
+        etag, body = _render(session, run)
+    return _run_response(etag, body)
+
+
+@router.get(
+    "/allocations",
+    response_model=RunPage,
+    summary="Allocation runs, newest first (operator, viewer, admin)",
+)
+def list_runs(
+    session: SessionDep,
+    principal: ReaderDep,
+    status: Annotated[str | None, Query(max_length=20)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> RunPage:
+    query = select(AllocationRun)
+    if status:
+        query = query.where(AllocationRun.status == status)
+    rows = session.scalars(
+        query.order_by(AllocationRun.started_at.desc(), AllocationRun.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    items = [
+        RunSummary(
+            id=r.id,
+            status=r.status,
+            trigger=r.trigger,
+            triggered_by=r.triggered_by,
+            started_at=r.started_at,
+            finished_at=r.finished_at,
+            objective=r.objective,
+            bound=r.bound,
+            requests_considered=r.requests_considered,
+            proposals=int((r.stats or {}).get("proposals", 0)),
+            unplaced=len(r.unplaced or []),
+            version=r.version,
+        )
+        for r in rows
+    ]
+    return RunPage(
+        items=items, total=service.count_runs(session, status), limit=limit, offset=offset
+    )
+
+
+@router.get(
+    "/allocations/{allocation_id}",
+    response_model=RunOut,
+    summary="One run (operator, viewer, admin)",
+    responses=_RUN_RESPONSES,
+)
+def get_run(
+    allocation_id: str, request: Request, session: SessionDep, principal: ReaderDep
+) -> Response:
+    run = session.get(AllocationRun, allocation_id)
+    if run is None:
+        raise not_found("allocation")
+    etag = service.run_etag(run.id, run.version)
+    cached = not_modified(request, etag)
+    if cached is not None:
+        return cached
+    etag, body = _render(session, run)
+    return _run_response(etag, body)
+
+
+@router.get(
+    "/requests/{request_id}/options",
+    response_model=OptionsOut,
+    tags=["requests"],
+    summary="Where this household could go tonight, best first (operator, admin)",
+    description=(
+        "Judged by the engine's own rules for the household alone, on the rooms free now: "
+        "shelters nearest first with km and a fitting set of rooms, and how many shelters "
+        "each rule ruled out. Shelters a proposal was declined in are not excluded here: the "
+        "operator decides."
+    ),
+)
+def options(request_id: str, session: SessionDep, principal: OperatorDep) -> OptionsOut:
+    req, found, names = placements.household_options(session, get_settings(), request_id)
+    return OptionsOut(
+        request_id=req.id,
+        options=[
+            OptionOut(
+                shelter_id=o.shelter,
+                shelter_name=names.get(o.shelter, o.shelter),
+                km=o.km,
+                room_ids=o.rooms,
+                language_match=o.language_match,
+                wasted_beds=o.wasted_beds,
+            )
+            for o in found.options
+        ],
+        ruled_out=found.ruled_out,
+        no_room_fits=found.no_room_fits,
+        code=found.code,
+        detail=found.detail,
+    )

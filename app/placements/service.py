@@ -1,0 +1,470 @@
+"""Placements: creating holds, the lifecycle, and the one way to free a placement's beds.
+
+Lifecycle (documented in the README, "Allocation workflow")::
+
+    proposed --accept--> accepted --arrive--> arrived --end--> ended
+        |  \\______________arrive______________/^
+        |--decline--> declined      (from proposed or accepted; beds freed)
+        '--expiry---> expired       (proposed past expires_at; beds freed)
+
+Every transition locks the placement row (``SELECT … FOR UPDATE``) and judges its status
+inside the transaction, so two clients acting at once cannot both succeed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, selectinload
+
+import allocation
+from allocation.geo import haversine_km
+from allocation.rules import km_for_plan
+from app.allocations.models import AllocationRun
+from app.allocations.problem import build_problem
+from app.audit.service import record
+from app.auth.dependencies import Principal
+from app.auth.models import Role
+from app.core.config import Settings
+from app.core.db import utcnow
+from app.core.errors import ProblemError, not_found, validation_problem
+from app.placements.models import ACTIVE_STATUSES, Placement, PlacementRoom, PlacementStatus
+from app.requests.models import PlacementRequest, RequestStatus
+from app.shelters.capacity import FreeRoom, free_rooms
+from app.shelters.models import Room, Shelter
+
+ACTIVE = tuple(s.value for s in ACTIVE_STATUSES)
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    allowed_from: tuple[PlacementStatus, ...]
+    roles: tuple[Role, ...]  # roles allowed; a shelter token only for its own shelter
+
+
+# An accepted household is on its way: the hold no longer expires (a late bus must not lose
+# the bed); a no-show is declined by the operator or the shelter. A household that turns up
+# before the operator clicked "accept" can be marked arrived straight from proposed.
+STEPS: dict[str, Step] = {
+    "accept": Step("accept", (PlacementStatus.proposed,), (Role.operator, Role.admin)),
+    "decline": Step(
+        "decline",
+        (PlacementStatus.proposed, PlacementStatus.accepted),
+        (Role.operator, Role.admin, Role.shelter),
+    ),
+    "arrive": Step(
+        "arrive", (PlacementStatus.proposed, PlacementStatus.accepted), (Role.shelter, Role.admin)
+    ),
+    "end": Step("end", (PlacementStatus.arrived,), (Role.shelter, Role.admin)),
+}
+
+
+_PAST = {"accept": "accepted", "decline": "declined", "arrive": "marked arrived", "end": "ended"}
+
+
+def placement_etag(placement: Placement) -> str:
+    return f'"{placement.id}-v{placement.version}"'
+
+
+def beds_for(room: FreeRoom, people: int) -> int:
+    """Beds a placement holds in a room: a private room is held whole, a shared one per person."""
+    return people if room.shared else room.beds
+
+
+def bump_run_version(session: Session, allocation_id: str | None) -> None:
+    """The dashboard's ETag of a run changes when one of its placements changes status."""
+    if allocation_id is not None:
+        session.execute(
+            update(AllocationRun)
+            .where(AllocationRun.id == allocation_id)
+            .values(version=AllocationRun.version + 1)
+        )
+
+
+def create_placement(
+    session: Session,
+    request: PlacementRequest,
+    shelter_id: str,
+    rooms: Sequence[FreeRoom],
+    km: float,
+    expires_at: datetime,
+    *,
+    source: str,
+    created_by: str | None,
+    allocation_id: str | None = None,
+) -> Placement:
+    """A proposed placement holding ``rooms`` for ``request`` (which the caller has locked and
+    checked pending, with the rooms locked and checked free)."""
+    people = len(request.members or [])
+    placement = Placement(
+        request_id=request.id,
+        shelter_id=shelter_id,
+        allocation_id=allocation_id,
+        status=PlacementStatus.proposed.value,
+        km=km,
+        expires_at=expires_at,
+        source=source,
+        created_by=created_by,
+        rooms=[
+            PlacementRoom(room_id=r.room_id, shared=r.shared, beds=beds_for(r, people), active=True)
+            for r in rooms
+        ],
+    )
+    session.add(placement)
+    request.status = RequestStatus.proposed.value
+    request.unplaced_code = None
+    request.unplaced_detail = None
+    request.version += 1
+    session.flush()
+    return placement
+
+
+def free_placement(
+    session: Session,
+    placement: Placement,
+    status: PlacementStatus,
+    *,
+    request_status: RequestStatus | None,
+    now: datetime | None = None,
+    reason: str | None = None,
+) -> None:
+    """THE one way to end a live placement and free its beds (decline, expiry, end, cancel).
+
+    The caller holds the placement's row lock. ``request_status`` (if given) is applied to
+    the request unless it is already closed (cancelled or ended).
+    """
+    now = now or utcnow()
+    placement.status = status.value
+    placement.version += 1
+    placement.updated_at = now
+    if status in (PlacementStatus.declined, PlacementStatus.expired):
+        placement.decline_reason = reason
+    if status is PlacementStatus.ended:
+        placement.ended_at = now
+    session.execute(
+        update(PlacementRoom)
+        .where(PlacementRoom.placement_id == placement.id, PlacementRoom.active.is_(True))
+        .values(active=False)
+        .execution_options(synchronize_session="fetch")
+    )
+    bump_run_version(session, placement.allocation_id)
+    if request_status is None:
+        return
+    req = session.scalars(
+        select(PlacementRequest)
+        .where(PlacementRequest.id == placement.request_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if req is None or req.status in (RequestStatus.cancelled, RequestStatus.ended):
+        return
+    req.status = request_status.value
+    req.version += 1
+    if request_status in (RequestStatus.ended, RequestStatus.cancelled):
+        req.closed_at = now
+
+
+def release_live_placements(session: Session, request_id: str, reason: str) -> list[str]:
+    """Free every live placement of a request (its cancellation): a held one is declined,
+    an arrived one (not cancellable by the request lifecycle, but never left holding) ends.
+    The request's own status and the audit record are the caller's business.
+    Returns the ids of the placements freed."""
+    rows = list(
+        session.scalars(
+            select(Placement)
+            .where(Placement.request_id == request_id, Placement.status.in_(ACTIVE))
+            .order_by(Placement.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    )
+    for p in rows:
+        arrived = p.status == PlacementStatus.arrived
+        status = PlacementStatus.ended if arrived else PlacementStatus.declined
+        free_placement(session, p, status, request_status=None, reason=reason)
+    session.flush()
+    return [p.id for p in rows]
+
+
+def lock_placement(session: Session, placement_id: str) -> Placement | None:
+    return session.scalars(
+        select(Placement)
+        .where(Placement.id == placement_id)
+        .options(selectinload(Placement.rooms))
+        .with_for_update(of=Placement)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+
+
+def visible(principal: Principal, placement: Placement) -> bool:
+    return principal.role is not Role.shelter or principal.shelter_id == placement.shelter_id
+
+
+def transition(
+    session: Session,
+    principal: Principal,
+    placement_id: str,
+    step_name: str,
+    *,
+    reason: str | None = None,
+    if_match: str | None = None,
+) -> Placement:
+    """Apply one lifecycle step; 404 if not visible, 403 by role, 409 if the status forbids."""
+    step = STEPS[step_name]
+    placement = lock_placement(session, placement_id)
+    if placement is None or not visible(principal, placement):
+        raise not_found("placement")
+    if principal.role not in step.roles:
+        raise ProblemError(403, f"The {principal.role.value} role may not {step.name} a placement.")
+    if if_match is not None:
+        current = placement_etag(placement)
+        tags = {t.strip().removeprefix("W/") for t in if_match.split(",") if t.strip()}
+        if "*" not in tags and current not in tags:
+            raise ProblemError(
+                412,
+                "This placement changed since you read it; read it again and retry.",
+                headers={"ETag": current},
+            )
+    if placement.status not in step.allowed_from:
+        allowed = " or ".join(s.value for s in step.allowed_from)
+        raise ProblemError(
+            409,
+            f"This placement is {placement.status}: it can be {_PAST[step.name]} only while "
+            f"{allowed}.",
+            status_now=placement.status,
+        )
+    now = utcnow()
+    before = placement.status
+    if step.name == "accept":
+        placement.status = PlacementStatus.accepted.value
+        placement.accepted_at = now
+        placement.expires_at = None
+        placement.version += 1
+        placement.updated_at = now
+        _set_request_status(session, placement.request_id, RequestStatus.accepted)
+        bump_run_version(session, placement.allocation_id)
+    elif step.name == "arrive":
+        placement.status = PlacementStatus.arrived.value
+        placement.accepted_at = placement.accepted_at or now
+        placement.arrived_at = now
+        placement.expires_at = None
+        placement.version += 1
+        placement.updated_at = now
+        _set_request_status(session, placement.request_id, RequestStatus.arrived)
+        bump_run_version(session, placement.allocation_id)
+    elif step.name == "decline":
+        free_placement(
+            session,
+            placement,
+            PlacementStatus.declined,
+            request_status=RequestStatus.pending,
+            now=now,
+            reason=reason,
+        )
+    else:  # end
+        free_placement(
+            session, placement, PlacementStatus.ended, request_status=RequestStatus.ended, now=now
+        )
+    # No free text in the audit log: a decline reason may name a person.
+    record(
+        session,
+        principal,
+        f"placement.{placement.status}",
+        "placement",
+        placement.id,
+        {"from": before, "to": placement.status, "shelter_id": placement.shelter_id},
+    )
+    session.flush()
+    return placement
+
+
+def _set_request_status(session: Session, request_id: str, status: RequestStatus) -> None:
+    req = session.scalars(
+        select(PlacementRequest)
+        .where(PlacementRequest.id == request_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if req is None or req.status == RequestStatus.cancelled:
+        return
+    req.status = status.value
+    req.version += 1
+
+
+def expire_holds(session: Session, now: datetime | None = None) -> int:
+    """Proposed placements past ``expires_at`` → ``expired``; beds freed, request pending.
+
+    Row locks skip placements another transaction is acting on (it decides their fate).
+    """
+    now = now or utcnow()
+    rows = list(
+        session.scalars(
+            select(Placement)
+            .where(
+                Placement.status == PlacementStatus.proposed,
+                Placement.expires_at.is_not(None),
+                Placement.expires_at < now,
+            )
+            .order_by(Placement.id)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+    )
+    for p in rows:
+        free_placement(
+            session,
+            p,
+            PlacementStatus.expired,
+            request_status=RequestStatus.pending,
+            now=now,
+            reason="hold expired",
+        )
+        record(
+            session,
+            None,
+            "placement.expired",
+            "placement",
+            p.id,
+            {"from": "proposed", "to": "expired", "shelter_id": p.shelter_id},
+        )
+    session.flush()
+    return len(rows)
+
+
+def active_room_ids(placements: Iterable[Placement]) -> dict[str, list[str]]:
+    return {p.id: [r.room_id for r in p.rooms] for p in placements}
+
+
+def hold_deadline(now: datetime, minutes: int) -> datetime:
+    return now + timedelta(minutes=minutes)
+
+
+# --- manual placement -------------------------------------------------------------------
+
+
+def _lock_requests(session: Session, ids: Iterable[str]) -> dict[str, PlacementRequest]:
+    """Lock request rows in id order (every writer does): no deadlock between writers."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    return {
+        r.id: r
+        for r in session.scalars(
+            select(PlacementRequest)
+            .where(PlacementRequest.id.in_(wanted))
+            .order_by(PlacementRequest.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    }
+
+
+def manual_placement(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    request_id: str,
+    shelter_id: str,
+    room_ids: list[str],
+) -> Placement:
+    """An operator's own proposal, judged by the engine's rule code (``check_assignment``).
+
+    422 naming the broken rules; 409 if the request is no longer pending or a room is no
+    longer free. The request, its keep-apart partners and the shelter's rooms are locked
+    first, so two operators placing into the same room cannot both succeed.
+    """
+    req = session.get(PlacementRequest, request_id)
+    if req is None:
+        raise not_found("request")
+    partner_ids = [k.get("request_id") for k in (req.keep_apart or []) if k.get("request_id")]
+    locked = _lock_requests(session, [request_id, *partner_ids])
+    req = locked[request_id]
+    if req.status != RequestStatus.pending:
+        raise ProblemError(
+            409, f"This request is {req.status}; only a pending request can be placed."
+        )
+    live = session.scalar(
+        select(Placement.id).where(Placement.request_id == req.id, Placement.status.in_(ACTIVE))
+    )
+    if live is not None:
+        raise ProblemError(409, f"This request already has a live placement ({live}).")
+    shelter = session.get(Shelter, shelter_id)
+    if shelter is None or not shelter.active:
+        raise validation_problem([{"loc": ["shelter_id"], "msg": "unknown or inactive shelter"}])
+    if len(set(room_ids)) != len(room_ids):
+        raise validation_problem([{"loc": ["room_ids"], "msg": "a room is listed twice"}])
+    declared = {r.id: r for r in session.scalars(select(Room).where(Room.id.in_(room_ids)))}
+    errors = []
+    for i, rid in enumerate(room_ids):
+        room = declared.get(rid)
+        if room is None:
+            errors.append({"loc": ["room_ids", i], "msg": f"unknown room {rid!r}"})
+        elif room.shelter_id != shelter_id:
+            errors.append(
+                {"loc": ["room_ids", i], "msg": f"room {rid} is not in shelter {shelter_id}"}
+            )
+    if errors:
+        raise validation_problem(errors)
+    free = {r.room_id: r for r in free_rooms(session, [shelter_id], for_update=True)}
+    people = len(req.members or [])
+    taken = [
+        rid for rid in room_ids if rid not in free or (free[rid].shared and free[rid].beds < people)
+    ]
+    if taken:
+        raise ProblemError(
+            409,
+            f"Room(s) {', '.join(taken)} are no longer free; look at the options again.",
+            room_ids=taken,
+        )
+    built = build_problem(session, settings, request_ids=[req.id], exclude_declined=False)
+    if req.id not in built.requests:
+        raise ProblemError(409, "This request has no household detail left to place.")
+    broken = allocation.check_assignment(built.problem, req.id, shelter_id, room_ids)
+    if broken:
+        raise validation_problem(
+            [{"loc": ["room_ids"], "msg": msg} for msg in broken],
+            detail="This placement breaks the rules: " + "; ".join(broken),
+        )
+    household = built.problem.households[0]
+    km = km_for_plan(
+        haversine_km(household.origin.lat, household.origin.lon, shelter.lat, shelter.lon)
+    )
+    placement = create_placement(
+        session,
+        req,
+        shelter_id,
+        [free[rid] for rid in room_ids],
+        km,
+        hold_deadline(utcnow(), settings.hold_minutes),
+        source="manual",
+        created_by=principal.name,
+    )
+    record(
+        session,
+        principal,
+        "placement.created",
+        "placement",
+        placement.id,
+        {"source": "manual", "shelter_id": shelter_id, "rooms": len(room_ids)},
+    )
+    return placement
+
+
+def household_options(
+    session: Session, settings: Settings, request_id: str
+) -> tuple[PlacementRequest, allocation.HouseholdOptions, dict[str, str]]:
+    """Where this household could go alone tonight (same rules as the engine)."""
+    req = session.get(PlacementRequest, request_id)
+    if req is None:
+        raise not_found("request")
+    if req.status in (RequestStatus.ended, RequestStatus.cancelled, RequestStatus.arrived):
+        raise ProblemError(409, f"This request is {req.status}; it needs no bed.")
+    built = build_problem(session, settings, request_ids=[req.id], exclude_declined=False)
+    if req.id not in built.requests:
+        raise ProblemError(409, "This request has no household detail left to place.")
+    names = {sid: s.name for sid, s in built.shelters.items()}
+    return req, allocation.household_options(built.problem, req.id), names
