@@ -133,8 +133,11 @@ def _build_plan(
             bound[p] = placed_p + capacity_taken.get(p, 0)
         else:
             assert lex_bound is not None
-            bound[p] = min(lex_bound[p], placed_p + capacity_taken.get(p, 0))
-            above = bound[p] > placed_p
+            trivial = placed_p + capacity_taken.get(p, 0)
+            # Lower tiers of a lexicographic bound only hold while the tiers above are
+            # tight; past the first loose tier, fall back to the trivial bound.
+            bound[p] = max(placed_p, min(lex_bound[p], trivial))
+            above = bound[p] > placed_p or lex_bound[p] > trivial
     return Plan(
         status=status,  # type: ignore[arg-type]
         assignments=assignments,
