@@ -597,13 +597,16 @@ def _build_parser() -> _Parser:
 def main(argv: list[str] | None = None) -> int:
     """``python -m allocation generate``; ``argv`` excludes the word ``generate``."""
     parser = _build_parser()
-    args = parser.parse_args(argv)
     try:
-        problem = generate_problem(
-            args.shelters, args.households, args.seed, args.region, args.time_limit
-        )
-    except ValueError as exc:
-        parser.error(str(exc).splitlines()[0])
+        args = parser.parse_args(argv)
+        try:
+            problem = generate_problem(
+                args.shelters, args.households, args.seed, args.region, args.time_limit
+            )
+        except ValueError as exc:
+            parser.error(str(exc).splitlines()[0])
+    except SystemExit as exc:  # argparse exits on --help (0) and on bad options (2)
+        return exc.code if isinstance(exc.code, int) else 2
     sys.stdout.write(problem.model_dump_json(exclude_none=False))
     sys.stdout.write("\n")
     return 0
