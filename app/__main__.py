@@ -1,0 +1,171 @@
+"""Command line: ``python -m app {migrate,serve,demo,token create}``.
+
+Bad arguments print one line on stderr and exit 2; no traceback reaches the terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import NoReturn
+
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+DEMO_SHELTER = "shl_demo_val_tisserands"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, no usage block: easy to read at night and easy to grep in a log.
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid port {value!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port {port} out of range 1-65535")
+    return port
+
+
+def _workers(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number of workers {value!r}") from None
+    if not 1 <= n <= 64:
+        raise argparse.ArgumentTypeError("workers must be between 1 and 64")
+    return n
+
+
+def build_parser() -> _Parser:
+    parser = _Parser(prog="python -m app", description="Abri: emergency-shelter bed allocation")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    sub.add_parser("migrate", help="upgrade the database schema to the newest migration")
+
+    # A string default goes through type=_port too, so a bad $PORT is a usage error.
+    default_port = os.environ.get("PORT", "8000")
+    serve = sub.add_parser("serve", help="serve the API (uvicorn app.main:app)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=_port, default=default_port)
+    serve.add_argument("--workers", type=_workers, default=1)
+
+    demo = sub.add_parser(
+        "demo", help="migrate, load the demo region if empty, print one token per role, serve"
+    )
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=_port, default=default_port)
+
+    token = sub.add_parser("token", help="manage API tokens")
+    token_sub = token.add_subparsers(dest="token_command", required=True, parser_class=_Parser)
+    create = token_sub.add_parser("create", help="create a token and print it once")
+    create.add_argument("--role", required=True, choices=["admin", "operator", "shelter", "viewer"])
+    create.add_argument("--shelter", default=None, help="the shelter id (role shelter only)")
+    create.add_argument("--name", default=None, help="who uses it, e.g. 'night desk 2'")
+    return parser
+
+
+def _fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
+    sys.stderr.write(f"python -m app: error: {message}\n")
+    raise SystemExit(code)
+
+
+def _migrate() -> None:
+    from app.core.migrate import upgrade_to_head
+
+    try:
+        upgrade_to_head()
+    except Exception as exc:  # any failure: one readable line, not a traceback
+        _fail(f"migration failed: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
+
+
+def _serve(host: str, port: int, workers: int = 1) -> None:
+    import uvicorn
+
+    uvicorn.run("app.main:app", host=host, port=port, workers=workers, proxy_headers=True)
+
+
+def _token_create(role: str, shelter: str | None, name: str | None) -> None:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from app.auth.models import Role
+    from app.auth.service import create_token
+    from app.core.db import get_sessionmaker
+    from app.core.errors import ProblemError
+
+    try:
+        with get_sessionmaker()() as session:
+            token, plaintext = create_token(session, Role(role), name or f"{role} (cli)", shelter)
+            session.commit()
+    except ProblemError as exc:
+        _fail(exc.detail, EXIT_USAGE)
+    except SQLAlchemyError:
+        _fail("the database is not ready; run 'python -m app migrate' first")
+    sys.stdout.write(plaintext + "\n")
+    sys.stderr.write(f"created token {token.id} (role {role}); it is shown only this once\n")
+
+
+def _demo(host: str, port: int) -> None:
+    from sqlalchemy import select
+
+    from app.auth.models import Role
+    from app.auth.service import create_token
+    from app.core.config import get_settings
+    from app.core.db import get_sessionmaker
+    from app.demo.loader import has_shelters, load_demo
+    from app.shelters.models import Shelter
+
+    _migrate()
+    with get_sessionmaker()() as session:
+        if has_shelters(session):
+            print("The database already has shelters: the demo region is not loaded again.")
+        else:
+            counts = load_demo(session)
+            print(
+                f"Loaded the Valenciennes / Hainaut demo: {counts['shelters']} shelters, "
+                f"{counts['rooms']} rooms, {counts['requests']} waiting requests."
+            )
+        # The shelter token is for the demo's main CHU, or any shelter of an older database.
+        shelter_id = DEMO_SHELTER
+        if session.get(Shelter, shelter_id) is None:
+            shelter_id = session.scalar(select(Shelter.id).order_by(Shelter.id)) or ""
+        tokens = []
+        for role in (Role.admin, Role.operator, Role.shelter, Role.viewer):
+            sid = shelter_id if role is Role.shelter else None
+            _, plaintext = create_token(session, role, f"demo {role.value}", sid)
+            tokens.append((role.value, sid, plaintext))
+        session.commit()
+    print(f"Database: {get_settings().database_url}")
+    print("Tokens (shown once; use as 'Authorization: Bearer <token>'):")
+    for role, sid, plaintext in tokens:
+        suffix = f"  (shelter {sid})" if sid else ""
+        print(f"  {role:<9} {plaintext}{suffix}")
+    print(f"Dashboard: http://{host}:{port}/dashboard   API docs: http://{host}:{port}/docs")
+    sys.stdout.flush()
+    _serve(host, port)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "migrate":
+        _migrate()
+        print("database at the newest migration")
+    elif args.command == "serve":
+        _serve(args.host, args.port, args.workers)
+    elif args.command == "demo":
+        _demo(args.host, args.port)
+    elif args.command == "token":
+        _token_create(args.role, args.shelter, args.name)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)

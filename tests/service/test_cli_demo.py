@@ -1,0 +1,98 @@
+"""The command line and the demo region."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": database_url}
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_token_create_prints_a_working_token(client: Any, migrated_database: str) -> None:
+    r = _run(
+        "token", "create", "--role", "operator", "--name", "desk", database_url=migrated_database
+    )
+    assert r.returncode == 0, r.stderr
+    token = r.stdout.strip()
+    assert token.startswith("abri_") and "\n" not in token
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200 and me.json()["role"] == "operator"
+    assert me.json()["name"] == "desk"
+
+
+def test_bad_arguments_exit_2_with_one_line(db: None, migrated_database: str) -> None:
+    for args in (
+        ("token", "create", "--role", "root"),
+        ("token", "create", "--role", "shelter", "--shelter", "shl_nope"),
+        ("serve", "--port", "nope"),
+        ("frobnicate",),
+        (),
+    ):
+        r = _run(*args, database_url=migrated_database)
+        assert r.returncode == 2, (args, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert "Traceback" not in r.stderr and r.stdout == ""
+
+
+def test_migrate_is_idempotent(migrated_database: str) -> None:
+    r = _run("migrate", database_url=migrated_database)
+    assert r.returncode == 0, r.stderr
+
+
+def test_demo_loads_and_serves_the_api(client: Any, session: Any, auth: Any) -> None:
+    from app.demo import load_demo
+    from app.demo.loader import has_shelters
+    from app.requests.models import PlacementRequest
+    from app.shelters.models import Room, Shelter
+
+    assert not has_shelters(session)
+    counts = load_demo(session)
+    session.commit()
+    assert counts == {
+        "shelters": session.scalar(select(func.count()).select_from(Shelter)),
+        "rooms": session.scalar(select(func.count()).select_from(Room)),
+        "requests": session.scalar(select(func.count()).select_from(PlacementRequest)),
+    }
+    assert 12 <= counts["shelters"] <= 20 and 20 <= counts["requests"] <= 30
+    kinds = {s.kind for s in session.scalars(select(Shelter))}
+    assert kinds == {"chu", "chrs", "dv_shelter", "mother_child", "hotel"}
+    confidential = session.scalars(select(Shelter).where(Shelter.confidential.is_(True))).all()
+    assert 2 <= len(confidential) <= 3
+    keep_apart = [r for r in session.scalars(select(PlacementRequest)) if r.keep_apart]
+    assert keep_apart, "the demo has a keep-apart pair"
+    # End this session's transaction: on SQLite it holds the write lock (BEGIN IMMEDIATE).
+    session.commit()
+
+    viewer = auth("viewer")
+    avail = client.get("/api/v1/availability", headers=viewer).json()
+    assert avail["totals"]["shelters"] == counts["shelters"]
+    assert avail["totals"]["free_beds"] > 0
+    page = client.get("/api/v1/requests?status=pending&limit=500", headers=auth("operator"))
+    assert page.json()["total"] == counts["requests"]
+    # A secret address stays secret in the demo too.
+    for s in client.get("/api/v1/shelters", headers=viewer).json():
+        if s["confidential"]:
+            assert s["address"] is None and s["location_precision"] == "approximate"
+
+
+def test_readyz(client: Any) -> None:
+    r = client.get("/readyz")
+    assert r.status_code == 200 and r.json()["status"] == "ok"
+    assert client.get("/healthz").json() == {"status": "ok"}
