@@ -108,7 +108,7 @@ def summary_etag(session: Session, settings: Settings, now: datetime) -> str:
         .select_from(PlacementRoom)
         .where(PlacementRoom.active.is_(True))
         .scalar_subquery(),
-        *agg(AllocationRun, AllocationRun.started_at),
+        *agg(AllocationRun, AllocationRun.started_at, AllocationRun.version),
         select(func.max(AllocationRun.finished_at)).scalar_subquery(),
         select(func.count())
         .select_from(AllocationRun)
@@ -328,7 +328,9 @@ def _latest_run(session: Session, names: dict[str, str]) -> s.LatestRun | None:
                 reason=UNPLACED_REASONS.get(code, code.replace("_", " ")),
                 detail=name_shelters(entry.get("detail"), names),
                 priority=None if req is None else req.priority,
-                household_size=None if req is None or not req.members else len(req.members),
+                household_size=len(req.members)
+                if req is not None and req.members
+                else entry.get("people"),
             )
         )
     # Most urgent first, then the largest households.
