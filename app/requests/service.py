@@ -12,7 +12,6 @@ from app.audit.service import record
 from app.auth.dependencies import Principal
 from app.core.db import utcnow
 from app.core.errors import ProblemError, not_found, validation_problem
-from app.placements.models import Placement, PlacementRoom, PlacementStatus
 from app.requests.models import OPEN_STATUSES, PlacementRequest, RequestStatus
 from app.requests.schemas import ADULT_AGE, RequestCreate, RequestOut
 from app.shelters.models import Shelter
@@ -163,30 +162,14 @@ def list_requests(
 
 
 def release_live_placements(session: Session, request_id: str, reason: str) -> list[str]:
-    """Decline the request's proposed or accepted placement and free its beds.
+    """Free the request's live placements' beds; returns their ids.
 
-    Returns the ids of the placements released. (The placements domain may take this over.)
+    One implementation of "free a placement's beds" for every path (decline, expiry, end,
+    cancel): ``app.placements.service.release_live_placements``.
     """
-    live = list(
-        session.scalars(
-            select(Placement).where(
-                Placement.request_id == request_id,
-                Placement.status.in_(
-                    [PlacementStatus.proposed.value, PlacementStatus.accepted.value]
-                ),
-            )
-        )
-    )
-    for placement in live:
-        placement.status = PlacementStatus.declined.value
-        placement.decline_reason = reason
-        placement.version += 1
-        for held in session.scalars(
-            select(PlacementRoom).where(PlacementRoom.placement_id == placement.id)
-        ):
-            held.active = False
-    session.flush()
-    return [p.id for p in live]
+    from app.placements.service import release_live_placements as release
+
+    return release(session, request_id, reason)
 
 
 def cancel_request(session: Session, principal: Principal, req: PlacementRequest) -> None:
