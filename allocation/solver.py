@@ -55,7 +55,9 @@ from .rules import (
 )
 
 #: Above this many candidates the model keeps only the nearest shelters per household.
-MAX_CANDIDATES = 400_000
+MAX_CANDIDATES = int(os.environ.get("ABRI_MAX_CANDIDATES", "200000"))
+#: Fewest shelters kept per household when pruning.
+MIN_NEAREST = 4
 #: Tier weights above this switch stage 1 to one CP-SAT stage per priority tier.
 MAX_TIER_WEIGHT = 2**40
 #: Fairness: waiting minutes are capped (a month) to keep coefficients small.
@@ -141,16 +143,18 @@ def _prepare(problem: Problem, max_candidates: int) -> _Prepared:
             ok |= (single[idx, None] == sex) & (pool > 0)
         return ok
 
-    # A first pass without pruning when it is cheap enough; else nearest-K per household.
+    # All pairs when few enough; else only the nearest K shelters per household (the model
+    # is then restricted: its bound is not reported as a level-1 bound).
     n_s = int(has_room.sum())
     nearest: int | None = None
-    if n_h * max(n_s, 1) > 4 * max_candidates:
-        nearest = max(3, min(n_s, (2 * max_candidates) // max(n_h, 1)))
+    max_pairs = max_candidates // 2
+    if n_h * max(n_s, 1) > 4 * max_pairs:
+        nearest = max(MIN_NEAREST, min(n_s, max_pairs // max(n_h, 1)))
     pairs = eligible_pairs(
         problem, table, extra_mask=has_room, nearest=nearest, pair_filter=pair_filter
     )
-    if nearest is None and len(pairs.household) > max_candidates // 2 and n_h:
-        nearest = max(3, (max_candidates // 2) // n_h)
+    if nearest is None and len(pairs.household) > max_pairs and n_h:
+        nearest = max(MIN_NEAREST, max_pairs // n_h)
         pairs = eligible_pairs(
             problem, table, extra_mask=has_room, nearest=nearest, pair_filter=pair_filter
         )
