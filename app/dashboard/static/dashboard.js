@@ -173,6 +173,11 @@
     return parts.join(", ") || "—";
   }
 
+  function shortReason(code) {
+    var key = "short_" + code;
+    return t(key) === key ? code : t(key);
+  }
+
   function reasonText(code) {
     var key = "reason_" + code;
     var text = t(key);
@@ -238,12 +243,8 @@
       })
     );
     var rows = d.waiting.longest_first.map(function (r) {
-      var result = r.unplaced_code
-        ? el("td", {}, [
-            el("span", { text: reasonText(r.unplaced_code) }),
-            r.unplaced_detail ? el("span", { class: "detail", lang: "en", text: r.unplaced_detail }) : null,
-          ])
-        : td("—");
+      // The short reason here; the engine's full sentence is in the latest plan.
+      var result = r.unplaced_code ? td(shortReason(r.unplaced_code)) : td("—");
       return el("tr", { "data-request-id": r.request_id }, [
         el("td", { title: fmtTime(r.waiting_since), text: fmtDuration(r.waiting_minutes) }),
         priorityCell(r.priority),

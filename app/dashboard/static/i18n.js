@@ -132,6 +132,10 @@ window.ABRI_I18N = {
     reason_no_room_fits: "Des structures l'acceptent, mais aucune n'a de chambres libres pour tout le foyer.",
     reason_capacity_taken: "Une place existait, mais elle est allée à des foyers plus urgents.",
     reason_timeout: "Le calcul a manqué de temps avant de trouver un plan.",
+    short_no_eligible_shelter: "Aucune structure éligible",
+    short_no_room_fits: "Pas de chambre assez grande",
+    short_capacity_taken: "Places prises par plus urgent",
+    short_timeout: "Calcul interrompu",
 
     expired: "expirée, en attente de libération",
     in_minutes: "dans {m} min",
@@ -276,6 +280,10 @@ window.ABRI_I18N = {
     reason_no_room_fits: "Some shelters accept it, but none has free rooms for the whole household.",
     reason_capacity_taken: "A bed existed, but it went to more urgent households.",
     reason_timeout: "The engine ran out of time before finding a plan.",
+    short_no_eligible_shelter: "No eligible shelter",
+    short_no_room_fits: "No room large enough",
+    short_capacity_taken: "Beds went to more urgent",
+    short_timeout: "Engine timed out",
 
     expired: "expired, awaiting release",
     in_minutes: "in {m} min",
