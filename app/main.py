@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
+from app.allocations.background import BackgroundTasks
 from app.allocations.router import router as allocations_router
 from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
@@ -22,7 +26,19 @@ API_PREFIX = "/api/v1"
 def create_app() -> FastAPI:
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Hold expiry and optional periodic runs; stopped cleanly on shutdown.
+        tasks = BackgroundTasks(get_settings())
+        tasks.start()
+        try:
+            yield
+        finally:
+            await tasks.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Abri",
         version="0.1.0",
         summary="Emergency-shelter bed allocation for an SIAO's 115 night desk",

@@ -18,6 +18,8 @@ class Settings(BaseSettings):
     allocation_time_limit_s: Annotated[float, Field(gt=0, le=600)] = 10.0
     # 0 disables the periodic re-planning loop.
     allocation_interval_s: Annotated[float, Field(ge=0)] = 0.0
+    # How often each worker expires overdue holds (a run also does it first); 0 disables.
+    hold_expiry_check_s: Annotated[float, Field(ge=0)] = 30.0
     # Freshness of a shelter's availability, as the dashboard judges it.
     availability_ageing_hours: Annotated[float, Field(gt=0)] = 4.0
     availability_stale_hours: Annotated[float, Field(gt=0)] = 8.0

@@ -1,0 +1,92 @@
+"""The background loop of each worker: hold expiry, and optional periodic runs.
+
+Every worker runs it; they do not pile up: expiry takes row locks and skips rows another
+worker is on, and a periodic run needs the database lease (``allocation_lock``), so across
+workers and replicas at most one run happens at a time and the others simply skip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+import structlog
+
+from app.allocations import service
+from app.core.config import Settings
+from app.core.db import get_sessionmaker
+from app.placements.service import expire_holds
+
+log = structlog.get_logger(__name__)
+
+
+def expire_once() -> int:
+    with get_sessionmaker()() as session, session.begin():
+        return expire_holds(session)
+
+
+def periodic_run_once(settings: Settings) -> str | None:
+    """A scheduled run if something changed since the last one; the run id, or None."""
+    if not service.something_changed(settings):
+        return None
+    try:
+        return service.run_allocation(settings, None, trigger="schedule")
+    except service.LeaseTakenError:
+        return None  # another worker is running one right now
+
+
+async def background_loop(settings: Settings, stop: asyncio.Event) -> None:
+    interval = settings.allocation_interval_s
+    expiry_every = settings.hold_expiry_check_s
+    if interval <= 0 and expiry_every <= 0:
+        return
+    ticks = [t for t in (interval, expiry_every) if t > 0]
+    tick = min(ticks)
+    last_run = time.monotonic()
+    last_expiry = time.monotonic()
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=tick)
+        if stop.is_set():
+            break
+        now = time.monotonic()
+        try:
+            # Blocking database and engine work goes to a thread: never on the event loop.
+            if expiry_every > 0 and now - last_expiry >= expiry_every:
+                last_expiry = now
+                expired = await asyncio.to_thread(expire_once)
+                if expired:
+                    log.info("holds_expired", count=expired)
+            if interval > 0 and now - last_run >= interval:
+                last_run = now
+                run_id = await asyncio.to_thread(periodic_run_once, settings)
+                if run_id:
+                    log.info("scheduled_allocation", run_id=run_id)
+        except service.RunFailedError as exc:
+            log.warning("scheduled_allocation_failed", run_id=exc.run_id)
+        except Exception:  # the loop must survive a database hiccup
+            log.exception("background_loop_error")
+
+
+class BackgroundTasks:
+    """Started and stopped by the application's lifespan."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(background_loop(self._settings, self._stop))
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is None:
+            return
+        # A run in progress finishes (bounded by the engine's limit) rather than being cut
+        # in the middle of its write; wait a little, then give up on it.
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), timeout=30)
+        except TimeoutError:
+            self._task.cancel()
