@@ -13,8 +13,9 @@ from app.auth.service import create_token
 from app.core.db import utcnow
 from app.core.deps import SessionDep
 from app.core.errors import not_found
+from app.core.problems import PROBLEM_RESPONSES
 
-router = APIRouter(tags=["tokens"])
+router = APIRouter(tags=["tokens"], responses=PROBLEM_RESPONSES)
 
 
 def _out(token: ApiToken) -> TokenOut:

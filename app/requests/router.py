@@ -11,11 +11,12 @@ from app.auth.dependencies import OperatorDep
 from app.core.deps import SessionDep
 from app.core.http import make_etag, not_modified, require_if_match
 from app.core.idempotency import IdempotencyKeyHeader, run_idempotent
+from app.core.problems import PROBLEM_RESPONSES
 from app.requests import service
 from app.requests.models import RequestStatus
 from app.requests.schemas import RequestCreate, RequestOut, RequestPage
 
-router = APIRouter(tags=["requests"])
+router = APIRouter(tags=["requests"], responses=PROBLEM_RESPONSES)
 
 
 @router.post(

@@ -9,9 +9,11 @@ from fastapi import APIRouter, Body, Request, Response
 from fastapi.responses import JSONResponse
 
 from app.auth.dependencies import AdminDep, PrincipalDep, ReaderDep
+from app.core.db import utcnow
 from app.core.deps import SessionDep
 from app.core.http import make_etag, not_modified, require_if_match
 from app.core.idempotency import IdempotencyKeyHeader, run_idempotent
+from app.core.problems import PROBLEM_RESPONSES
 from app.shelters import service
 from app.shelters.schemas import (
     AvailabilityItem,
@@ -25,7 +27,7 @@ from app.shelters.schemas import (
     ShelterUpdate,
 )
 
-router = APIRouter(tags=["shelters"])
+router = APIRouter(tags=["shelters"], responses=PROBLEM_RESPONSES)
 
 _ROLES_NOTE = "A shelter token sees only its own shelter (404 for any other)."
 
@@ -216,10 +218,9 @@ def put_availability(
     service.require_shelter_writer(principal, shelter.id)
     rooms = service.put_availability(session, principal, shelter, items)
     response.headers["ETag"] = _etag(shelter)
-    assert shelter.availability_updated_at is not None
     return AvailabilityOut(
         shelter_id=shelter.id,
-        availability_updated_at=shelter.availability_updated_at,
+        availability_updated_at=shelter.availability_updated_at or utcnow(),
         rooms=service.rooms_out(session, sorted(rooms, key=lambda r: r.label)),
     )
 
