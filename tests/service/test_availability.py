@@ -106,3 +106,25 @@ def test_availability_numbers(client: Any, auth: Any, new_shelter: Any, new_room
     etag = r.headers["etag"]
     again = client.get("/api/v1/availability", headers={**auth("operator"), "If-None-Match": etag})
     assert again.status_code == 304
+
+
+def test_live_placements_hold_beds(
+    client: Any, auth: Any, new_shelter: Any, new_room: Any, new_request: Any
+) -> None:
+    from app.core.db import get_sessionmaker
+    from app.placements.models import Placement, PlacementRoom
+
+    s = new_shelter()
+    private = new_room(s["id"], label="P", beds=3)
+    dorm = new_room(s["id"], label="D", beds=5, shared=True, sex="F")
+    req = new_request()
+    with get_sessionmaker()() as db:
+        p = Placement(request_id=req["id"], shelter_id=s["id"], km=1.0)
+        p.rooms.append(PlacementRoom(room_id=private["id"], shared=False, beds=2))
+        p.rooms.append(PlacementRoom(room_id=dorm["id"], shared=True, beds=1))
+        db.add(p)
+        db.commit()
+    item = client.get("/api/v1/availability", headers=auth("viewer")).json()["shelters"][0]
+    assert item["free_private_rooms"] == [] and item["free_shared_beds"] == {"F": 4, "M": 0}
+    rooms = _rooms(client, auth("admin"), s["id"])
+    assert rooms["P"]["held_beds"] == 2 and rooms["P"]["free_beds"] == 0

@@ -177,3 +177,33 @@ def test_cancel_honours_if_match(client: Any, operator: Any, new_request: Any) -
     assert client.get(f"/api/v1/requests/{req['id']}", headers=operator).json()["status"] == (
         "pending"
     )
+
+
+def test_reference_is_a_case_number_not_a_name(client: Any, operator: Any) -> None:
+    r = client.post(
+        "/api/v1/requests", json={**REQUEST, "reference": "Marie Dupont"}, headers=operator
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["reference"]
+
+
+def test_bad_idempotency_key_is_422(client: Any, operator: Any) -> None:
+    r = client.post(
+        "/api/v1/requests", json=REQUEST, headers={**operator, "Idempotency-Key": "k" * 201}
+    )
+    assert r.status_code == 422
+    assert _count_requests() == 0
+
+
+def test_writes_are_audited_without_personal_detail(
+    client: Any, operator: Any, new_request: Any
+) -> None:
+    from app.audit.models import AuditEvent
+    from app.core.db import get_sessionmaker
+
+    req = new_request()
+    client.post(f"/api/v1/requests/{req['id']}/cancel", headers=operator)
+    with get_sessionmaker()() as s:
+        events = list(s.scalars(select(AuditEvent).where(AuditEvent.object_id == req["id"])))
+    assert [e.action for e in events] == ["request.create", "request.cancel"]
+    assert events[0].actor_role == "operator"
+    assert "members" not in events[0].detail and "origin" not in events[0].detail

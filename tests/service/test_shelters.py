@@ -184,3 +184,23 @@ def test_openapi_is_served(client: Any) -> None:
         "/api/v1/tokens",
     ):
         assert p in paths
+
+
+def test_shelter_if_match_and_nulls(client: Any, admin: Any, new_shelter: Any) -> None:
+    s = new_shelter()
+    path = f"/api/v1/shelters/{s['id']}"
+    r = client.patch(path, json={"secure": True}, headers={**admin, "If-Match": '"nope-1"'})
+    assert r.status_code == 412
+    assert client.get(path, headers=admin).json()["secure"] is False
+    r = client.patch(path, json={"name": None, "lat": None}, headers=admin)
+    assert r.status_code == 422
+    assert {tuple(e["loc"]) for e in r.json()["errors"]} == {("name",), ("lat",)}
+    # Nullable ones may be cleared; the same values again change nothing (no version bump).
+    r = client.patch(path, json={"max_boy_age": None}, headers={**admin, "If-Match": '"x", *'})
+    assert r.status_code == 200 and r.json()["version"] == 1
+    r = client.patch(path, json={"intake_phone": None}, headers=admin)
+    assert r.json()["intake_phone"] is None and r.json()["version"] == 2
+    assert (
+        client.patch("/api/v1/shelters/shl_nope", json={"pets": True}, headers=admin).status_code
+        == 404
+    )
