@@ -174,7 +174,9 @@ def _write_plan(
     partners = {rid: built.partners.get(rid, {}) for rid in placed_ids}
     partner_ids = {p for ps in partners.values() for p in ps}
     # Requests first, then rooms, always in id order: every writer locks in the same order.
-    lock_ids = sorted(set(placed_ids) | partner_ids)
+    # The unplaced too: their reasons are written below.
+    unplaced_ids = {u.household for u in plan.unplaced} | set(built.left_out)
+    lock_ids = sorted(set(placed_ids) | partner_ids | unplaced_ids)
     locked = (
         {
             r.id: r

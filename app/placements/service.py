@@ -191,6 +191,15 @@ def release_live_placements(session: Session, request_id: str, reason: str) -> l
 
 
 def lock_placement(session: Session, placement_id: str) -> Placement | None:
+    """Lock a placement for a transition: its request's row first, then the placement's.
+
+    Every writer locks a request before its placements (cancel, runs, manual placement,
+    expiry do too), so two writers never wait on each other in a cycle.
+    """
+    request_id = session.scalar(select(Placement.request_id).where(Placement.id == placement_id))
+    if request_id is None:
+        return None
+    _lock_requests(session, [request_id])
     return session.scalars(
         select(Placement)
         .where(Placement.id == placement_id)
@@ -298,23 +307,39 @@ def _set_request_status(session: Session, request_id: str, status: RequestStatus
 def expire_holds(session: Session, now: datetime | None = None) -> int:
     """Proposed placements past ``expires_at`` → ``expired``; beds freed, request pending.
 
-    Row locks skip placements another transaction is acting on (it decides their fate).
+    Locks each request then its placement (the order every writer uses), skipping any that
+    another transaction holds: that one decides their fate, or the next pass expires them.
     """
     now = now or utcnow()
-    rows = list(
-        session.scalars(
+    overdue = session.execute(
+        select(Placement.id, Placement.request_id)
+        .where(
+            Placement.status == PlacementStatus.proposed,
+            Placement.expires_at.is_not(None),
+            Placement.expires_at < now,
+        )
+        .order_by(Placement.request_id)
+    ).all()
+    expired = 0
+    for placement_id, request_id in overdue:
+        got = session.scalar(
+            select(PlacementRequest.id)
+            .where(PlacementRequest.id == request_id)
+            .with_for_update(skip_locked=True)
+        )
+        if got is None:
+            continue
+        p = session.scalars(
             select(Placement)
-            .where(
-                Placement.status == PlacementStatus.proposed,
-                Placement.expires_at.is_not(None),
-                Placement.expires_at < now,
-            )
-            .order_by(Placement.id)
+            .where(Placement.id == placement_id)
             .with_for_update(skip_locked=True)
             .execution_options(populate_existing=True)
-        )
-    )
-    for p in rows:
+        ).one_or_none()
+        # Re-judged under the lock: it may have been accepted or declined meanwhile.
+        if p is None or p.status != PlacementStatus.proposed or p.expires_at is None:
+            continue
+        if p.expires_at >= now:
+            continue
         free_placement(
             session,
             p,
@@ -331,8 +356,9 @@ def expire_holds(session: Session, now: datetime | None = None) -> int:
             p.id,
             {"from": "proposed", "to": "expired", "shelter_id": p.shelter_id},
         )
+        expired += 1
     session.flush()
-    return len(rows)
+    return expired
 
 
 def active_room_ids(placements: Iterable[Placement]) -> dict[str, list[str]]:
