@@ -190,6 +190,9 @@ def test_page_shows_the_api_numbers_and_follows_a_new_run(
     assert int(text(page, "run-placed")) == run["people_placed"]
     assert page.locator("#unplaced tbody tr[data-request-id]").count() == len(run["unplaced"])
     assert page.locator("#freshness tbody tr").count() == len(data["freshness"]["shelters"])
+    stale_text = text(page, "stale-list")
+    for shelter in data["freshness"]["stale"]:
+        assert shelter["name"] in stale_text
     assert page.locator("[data-testid=map-svg] .dot").count() == len(data["map"]["shelters"])
     rounded = [p for p in data["map"]["shelters"] if p["position_rounded"]]
     assert rounded, "the demo has confidential shelters"

@@ -337,3 +337,31 @@ def test_page_and_static_files(client: Any) -> None:
         assert client.get(f"/dashboard/static/{name}").status_code == 200, name
     assert client.get("/dashboard/static/..%2Frouter.py").status_code == 404
     assert client.get("/dashboard/static/router.py").status_code == 404
+
+
+def test_overdue_hold_shown_until_released_and_later_holds_not_listed(
+    client: Any, auth: Callable[..., dict[str, str]], session: Session
+) -> None:
+    sh = f.shelter(session, "CHU Denain", "chu")
+    overdue = f.placement(
+        session,
+        f.request(session, 2, [40]),
+        f.room(session, sh, "A", 1),
+        "proposed",
+        expires_in_minutes=-3,
+    )
+    f.placement(
+        session,
+        f.request(session, 2, [41]),
+        f.room(session, sh, "B", 1),
+        "proposed",
+        expires_in_minutes=60,
+    )
+    session.commit()
+    body = get(client, auth("viewer")).json()
+    assert body["holds_total"] == 2
+    [hold] = body["expiring_holds"]
+    assert hold["placement_id"] == overdue.id
+    assert hold["minutes_left"] < 0
+    # Both rooms are held, so nothing is free.
+    assert body["capacity"]["totals"]["free_beds"] == 0

@@ -384,6 +384,16 @@
       a: fmtNumber(d.settings.availability_ageing_hours, 1),
       b: fmtNumber(d.settings.availability_stale_hours, 1),
     });
+    var stale = d.freshness.stale;
+    var staleList = document.getElementById("stale-list");
+    staleList.textContent = stale.length
+      ? t("stale_list", {
+          names: stale
+            .map(function (s) { return s.name + " (" + s.commune + ")"; })
+            .join(", "),
+        })
+      : t("stale_none");
+    staleList.classList.toggle("has-stale", stale.length > 0);
     fillBody(
       "freshness",
       d.freshness.shelters.map(function (s) {

@@ -98,6 +98,8 @@ window.ABRI_I18N = {
     ageing: "Vieillissant",
     stale: "Périmé",
     never: "jamais",
+    stale_list: "À rappeler (données périmées) : {names}",
+    stale_none: "Aucune structure aux données périmées.",
     fresh_counts: "{fresh} à jour · {ageing} vieillissantes · {stale} périmées (seuils : {a} h et {b} h)",
 
     adults: "{n} adulte(s)",
@@ -246,6 +248,8 @@ window.ABRI_I18N = {
     ageing: "Ageing",
     stale: "Stale",
     never: "never",
+    stale_list: "To call back (stale data): {names}",
+    stale_none: "No shelter with stale data.",
     fresh_counts: "{fresh} fresh · {ageing} ageing · {stale} stale (thresholds: {a} h and {b} h)",
 
     adults: "{n} adult(s)",
