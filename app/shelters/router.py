@@ -110,7 +110,7 @@ def patch_shelter(
     session: SessionDep,
     principal: PrincipalDep,
 ) -> ShelterOut:
-    shelter = service.get_visible_shelter(session, principal, shelter_id)
+    shelter = service.get_visible_shelter(session, principal, shelter_id, for_update=True)
     require_if_match(request, _etag(shelter))
     shelter = service.update_shelter(session, principal, shelter, data)
     response.headers["ETag"] = _etag(shelter)
@@ -188,7 +188,7 @@ def patch_room(
     session: SessionDep,
     principal: PrincipalDep,
 ) -> RoomOut:
-    room = service.get_visible_room(session, principal, room_id)
+    room = service.get_visible_room(session, principal, room_id, for_update=True)
     service.require_shelter_writer(principal, room.shelter_id)
     require_if_match(request, _etag(room))
     room = service.update_room(session, principal, room, data)
@@ -214,7 +214,7 @@ def put_availability(
     session: SessionDep,
     principal: PrincipalDep,
 ) -> AvailabilityOut:
-    shelter = service.get_visible_shelter(session, principal, shelter_id)
+    shelter = service.get_visible_shelter(session, principal, shelter_id, for_update=True)
     service.require_shelter_writer(principal, shelter.id)
     rooms = service.put_availability(session, principal, shelter, items)
     response.headers["ETag"] = _etag(shelter)

@@ -44,18 +44,26 @@ def snap(value: float) -> float:
 # --- access ---------------------------------------------------------------------------------
 
 
-def get_visible_shelter(session: Session, principal: Principal, shelter_id: str) -> Shelter:
-    """The shelter, or 404 — also for a shelter token asking about another shelter."""
+def get_visible_shelter(
+    session: Session, principal: Principal, shelter_id: str, *, for_update: bool = False
+) -> Shelter:
+    """The shelter, or 404 — also for a shelter token asking about another shelter.
+
+    ``for_update`` (writers) locks the row on PostgreSQL, so that two updates carrying the
+    same ``If-Match`` are checked one after the other and the second gets its 412.
+    """
     if principal.role is Role.shelter and principal.shelter_id != shelter_id:
         raise not_found("shelter")
-    shelter = session.get(Shelter, shelter_id)
+    shelter = session.get(Shelter, shelter_id, with_for_update=for_update or None)
     if shelter is None:
         raise not_found("shelter")
     return shelter
 
 
-def get_visible_room(session: Session, principal: Principal, room_id: str) -> Room:
-    room = session.get(Room, room_id)
+def get_visible_room(
+    session: Session, principal: Principal, room_id: str, *, for_update: bool = False
+) -> Room:
+    room = session.get(Room, room_id, with_for_update=for_update or None)
     if room is None or (principal.role is Role.shelter and principal.shelter_id != room.shelter_id):
         raise not_found("room")
     return room

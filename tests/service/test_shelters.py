@@ -204,3 +204,30 @@ def test_shelter_if_match_and_nulls(client: Any, admin: Any, new_shelter: Any) -
         client.patch("/api/v1/shelters/shl_nope", json={"pets": True}, headers=admin).status_code
         == 404
     )
+
+
+def test_concurrent_updates_with_one_etag_one_wins(
+    client: Any, admin: Any, new_shelter: Any, new_room: Any
+) -> None:
+    import threading
+
+    s = new_shelter()
+    room = new_room(s["id"], beds=4)
+    etag = client.get(f"/api/v1/rooms/{room['id']}", headers=admin).headers["etag"]
+    barrier = threading.Barrier(4)
+    codes: list[int] = []
+
+    def patch(beds: int) -> None:
+        barrier.wait()
+        r = client.patch(
+            f"/api/v1/rooms/{room['id']}", json={"beds": beds}, headers={**admin, "If-Match": etag}
+        )
+        codes.append(r.status_code)
+
+    threads = [threading.Thread(target=patch, args=(5 + i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(codes) == [200, 412, 412, 412]
+    assert client.get(f"/api/v1/rooms/{room['id']}", headers=admin).json()["version"] == 2
