@@ -57,12 +57,63 @@ class _Placement:
     km: float
 
 
-def _pairs_by_household(pairs: EligiblePairs, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """For each household, its eligible shelters and their km, nearest first."""
-    order = np.lexsort((pairs.shelter, pairs.km, pairs.household))
-    hh, ss, km = pairs.household[order], pairs.shelter[order], pairs.km[order]
-    bounds = np.searchsorted(hh, np.arange(n + 1))
-    return [(ss[bounds[i] : bounds[i + 1]], km[bounds[i] : bounds[i + 1]]) for i in range(n)]
+def _pairs_by_household(pairs: EligiblePairs, n: int) -> list[tuple[int, int]]:
+    """Slice bounds of each household's pairs (pairs come sorted by household)."""
+    bounds = np.searchsorted(pairs.household, np.arange(n + 1))
+    return [(int(bounds[i]), int(bounds[i + 1])) for i in range(n)]
+
+
+class _Capacity:
+    """What is still free in each shelter, summarised as numpy columns.
+
+    Only a quick *necessary* condition to skip shelters that cannot take a household any
+    more (the greedy would otherwise try thousands of full shelters per household at
+    national size); the real decision is always ``rules.best_room_set``.
+    """
+
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+        self.max_rooms = problem.settings.max_rooms_per_household
+        n = len(problem.shelters)
+        self.used_private: set[str] = set()
+        self.shared_left: dict[str, int] = {
+            r.id: r.beds for s in problem.shelters for r in s.rooms if r.shared
+        }
+        # [any room, wheelchair rooms only] x shelters
+        self.top_beds = np.zeros((2, n), dtype=np.int64)
+        self.top_total = np.zeros((2, n), dtype=np.int64)
+        self.shared = {sex: np.zeros((2, n), dtype=np.int64) for sex in "FM"}
+        for j in range(n):
+            self.refresh(j)
+
+    def free_rooms(self, j: int) -> list[Room]:
+        return _free_rooms(self.problem.shelters[j].rooms, self.used_private, self.shared_left)
+
+    def refresh(self, j: int) -> None:
+        free = self.free_rooms(j)
+        for w in (0, 1):
+            rooms = [r for r in free if r.wheelchair or not w]
+            priv = [r for r in rooms if not r.shared]
+            k = self.max_rooms
+            self.top_beds[w, j] = sum(sorted((r.beds for r in priv), reverse=True)[:k])
+            self.top_total[w, j] = sum(sorted((r.beds + r.cribs for r in priv), reverse=True)[:k])
+            for sex in "FM":
+                self.shared[sex][w, j] = sum(r.beds for r in rooms if r.shared and r.sex == sex)
+
+    def maybe(self, p: Profile, wheelchair: bool, shelters: np.ndarray) -> np.ndarray:
+        w = int(wheelchair)
+        ok = (self.top_beds[w, shelters] >= p.needs_bed) & (self.top_total[w, shelters] >= p.size)
+        if p.single_adult_sex is not None:
+            ok |= self.shared[p.single_adult_sex][w, shelters] > 0
+        return ok
+
+    def take(self, j: int, ids: list[str]) -> None:
+        for rid in ids:
+            if rid in self.shared_left:
+                self.shared_left[rid] -= 1
+            else:
+                self.used_private.add(rid)
+        self.refresh(j)
 
 
 def _tiers(values: dict[int, int]) -> dict[str, int]:
@@ -171,39 +222,38 @@ def greedy_fcfs(problem: Problem) -> Plan:
     hs = problem.households
     max_rooms = problem.settings.max_rooms_per_household
     has_rooms = np.array([bool(s.rooms) for s in problem.shelters], dtype=bool)
-    by_h = _pairs_by_household(eligible_pairs(problem, table, extra_mask=has_rooms), len(hs))
+    pairs = eligible_pairs(problem, table, extra_mask=has_rooms)
+    by_h = _pairs_by_household(pairs, len(hs))
 
     apart: dict[int, list[tuple[int, float]]] = {}
     for (i, j), km in keep_apart_pairs(problem).items():
         apart.setdefault(i, []).append((j, km))
         apart.setdefault(j, []).append((i, km))
 
-    used_private: set[str] = set()
-    shared_left: dict[str, int] = {
-        r.id: r.beds for s in problem.shelters for r in s.rooms if r.shared
-    }
+    cap = _Capacity(problem)
     order = sorted(range(len(hs)), key=lambda i: (hs[i].waiting_since, i))
     placed: dict[int, _Placement] = {}
     for i in order:
         h = hs[i]
         p = profile(h)
-        shelters, kms = by_h[i]
-        for j, km in zip(shelters.tolist(), kms.tolist(), strict=True):
+        lo, hi = by_h[i]
+        shelters = pairs.shelter[lo:hi]
+        kms = pairs.km[lo:hi]
+        near = np.argsort(kms, kind="stable")  # nearest first, ties by shelter order
+        shelters, kms = shelters[near], kms[near]
+        maybe = cap.maybe(p, h.needs.wheelchair, shelters)
+        for j, km in zip(shelters[maybe].tolist(), kms[maybe].tolist(), strict=True):
             s = problem.shelters[j]
             if any(
                 k in placed and not keep_apart_ok(s, problem.shelters[placed[k].shelter], d)
                 for k, d in apart.get(i, ())
             ):
                 continue
-            free = _free_rooms(s.rooms, used_private, shared_left)
+            free = cap.free_rooms(j)
             ids = best_room_set(h, free, max_rooms, p) if free else None
             if ids is None:
                 continue
-            for rid in ids:
-                if rid in shared_left:
-                    shared_left[rid] -= 1
-                else:
-                    used_private.add(rid)
+            cap.take(j, ids)
             placed[i] = _Placement(j, ids, km)
             break
 
