@@ -54,7 +54,7 @@ def engine_settings(settings: Settings, time_limit_s: float | None = None) -> al
     return allocation.Settings(
         time_limit_s=time_limit_s or settings.allocation_time_limit_s,
         seed=0,
-        deterministic=True,
+        deterministic=settings.allocation_deterministic,
     )
 
 

@@ -65,8 +65,10 @@ class RunFailedError(Exception):
 
 
 def solve_bound_s(settings: Settings) -> float:
-    """Wall-clock bound on the engine. It is run deterministically (replayable), which counts
-    work rather than seconds; its own safety net is 10x the limit on a starved machine."""
+    """Wall-clock bound on the engine. Run deterministically (replayable) it counts work rather
+    than seconds, and its own safety net is 10x the limit; otherwise the limit is wall-clock."""
+    if not settings.allocation_deterministic:
+        return 2 * settings.allocation_time_limit_s + 5
     return 10 * settings.allocation_time_limit_s + 5
 
 

@@ -16,6 +16,10 @@ class Settings(BaseSettings):
     # How long a proposed placement holds its beds before it expires (Finding a Bed Tonight: 90).
     hold_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 90
     allocation_time_limit_s: Annotated[float, Field(gt=0, le=600)] = 10.0
+    # Deterministic engine runs (same problem, same plan: a night can be replayed). The
+    # engine then counts work, not seconds: on a slow or busy machine a run may last
+    # several times ALLOCATION_TIME_LIMIT_S. false: the limit is wall-clock.
+    allocation_deterministic: bool = True
     # 0 disables the periodic re-planning loop.
     allocation_interval_s: Annotated[float, Field(ge=0)] = 0.0
     # How often each worker expires overdue holds (a run also does it first); 0 disables.

@@ -29,7 +29,7 @@ from app.audit.service import record
 from app.auth.dependencies import Principal
 from app.auth.models import Role
 from app.core.config import Settings
-from app.core.db import utcnow
+from app.core.db import new_id, utcnow
 from app.core.errors import ProblemError, not_found, validation_problem
 from app.placements.models import ACTIVE_STATUSES, Placement, PlacementRoom, PlacementStatus
 from app.requests.models import PlacementRequest, RequestStatus
@@ -101,6 +101,8 @@ def create_placement(
     checked pending, with the rooms locked and checked free)."""
     people = len(request.members or [])
     placement = Placement(
+        # The id now, not at flush: a run writes hundreds of these in one batched flush.
+        id=new_id("plc"),
         request_id=request.id,
         shelter_id=shelter_id,
         allocation_id=allocation_id,
@@ -119,7 +121,6 @@ def create_placement(
     request.unplaced_code = None
     request.unplaced_detail = None
     request.version += 1
-    session.flush()
     return placement
 
 
@@ -469,6 +470,7 @@ def manual_placement(
         source="manual",
         created_by=principal.name,
     )
+    session.flush()
     record(
         session,
         principal,

@@ -1,0 +1,499 @@
+"""Service benchmark: a real server (2 uvicorn workers, PostgreSQL) on loopback, under wrk.
+
+    .venv/bin/python benchmarks/service.py [--pg postgresql://postgres@127.0.0.1/test]
+                                           [--duration 20] [--keep]
+
+Needs ``wrk`` (Debian: ``apt-get install -y wrk``) and a PostgreSQL server; a fresh database
+is created for the run and dropped at the end (``--keep`` keeps it). Only loopback traffic,
+bounded duration. Prints a Markdown section for ``docs/benchmarks.md``.
+
+Scenarios (a département-size night: 150 shelters, 600 waiting households, the engine's own
+generator, region hainaut, seed 0, as in ``benchmarks/engine.py``):
+
+1. the allocation, from the API call to the proposals committed, against the engine's time;
+2. ``GET /api/v1/allocations/latest`` answered in full (200) at about 50 req/s;
+3. the dashboard's poll: the same with ``If-None-Match`` (304) at about 500 req/s;
+4. ``POST /api/v1/requests`` at about 100 req/s, each with its own Idempotency-Key; rows are
+   counted afterwards (no error, no duplicate).
+
+wrk is closed-loop: each connection waits ``delay`` between requests, which paces the rate;
+latencies are measured per request (send to last byte), as the client sees them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SHELTERS, HOUSEHOLDS, REGION, SEED = 150, 600, "hainaut", 0
+
+_LUA_COMMON = r"""
+counter = 0
+next_tid = 0
+function setup(thread)
+  -- Sets the global "tid" in that thread's own Lua state.
+  thread:set("tid", next_tid)
+  next_tid = next_tid + 1
+end
+function delay()
+  return DELAY_MS
+end
+function done(summary, latency, requests)
+  local out = io.open(OUT_FILE, "w")
+  out:write(string.format(
+    '{"requests": %d, "duration_us": %d, "errors_status": %d, "errors_connect": %d, ' ..
+    '"errors_read": %d, "errors_timeout": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d, ' ..
+    '"p999_us": %d, "max_us": %d}',
+    summary.requests, summary.duration, summary.errors.status, summary.errors.connect,
+    summary.errors.read, summary.errors.timeout, latency:percentile(50),
+    latency:percentile(90), latency:percentile(99), latency:percentile(99.9), latency.max))
+  out:close()
+end
+"""
+
+_LUA_GET = r"""
+function request()
+  return wrk.format("GET", PATH, HEADERS)
+end
+"""
+
+_LUA_POST_REQUEST = r"""
+function request()
+  counter = counter + 1
+  local key = string.format("%s-%d-%d", RUN_TAG, tid, counter)
+  local body = string.format(
+    '{"reference": "B-%s", "priority": %d, "origin": {"lat": 50.36, "lon": 3.52}, ' ..
+    '"max_km": 80, "members": [{"age": 31, "sex": "F"}, {"age": 6, "sex": "M"}], ' ..
+    '"needs": {"dv_specialised": true}}', key, (counter % 4) + 1)
+  local headers = {}
+  for k, v in pairs(HEADERS) do headers[k] = v end
+  headers["Idempotency-Key"] = key
+  headers["Content-Type"] = "application/json"
+  return wrk.format("POST", PATH, headers, body)
+end
+"""
+
+
+def _lua(template: str, **values: Any) -> str:
+    head = []
+    for name, value in values.items():
+        if isinstance(value, dict):
+            # Long brackets: an ETag carries double quotes.
+            items = ", ".join(f'["{k}"] = [==[{v}]==]' for k, v in value.items())
+            head.append(f"{name} = {{{items}}}")
+        elif isinstance(value, str):
+            head.append(f'{name} = "{value}"')
+        else:
+            head.append(f"{name} = {value}")
+    return "\n".join(head) + "\n" + _LUA_COMMON + template
+
+
+def wrk(
+    url: str,
+    template: str,
+    *,
+    rate: float,
+    connections: int,
+    duration: int,
+    **values: Any,
+) -> dict[str, Any]:
+    """Run wrk paced at about ``rate`` req/s; returns its summary (latencies in ms)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out.json"
+        script = Path(tmp) / "script.lua"
+        delay_ms = int(1000 * connections / rate)
+        script.write_text(_lua(template, DELAY_MS=delay_ms, OUT_FILE=str(out), **values))
+        cmd = [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--timeout",
+            "5s",
+            "-s",
+            str(script),
+            url,
+        ]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
+        if done.returncode != 0 or not out.exists():
+            raise RuntimeError(f"wrk failed: {done.stdout[-500:]} {done.stderr[-500:]}")
+        data = json.loads(out.read_text())
+    seconds = data["duration_us"] / 1e6
+    return {
+        "requests": data["requests"],
+        "rate": round(data["requests"] / seconds, 1),
+        "errors": data["errors_status"]
+        + data["errors_connect"]
+        + data["errors_read"]
+        + data["errors_timeout"],
+        "p50_ms": data["p50_us"] / 1000,
+        "p90_ms": data["p90_us"] / 1000,
+        "p99_ms": data["p99_us"] / 1000,
+        "p999_ms": data["p999_us"] / 1000,
+        "max_ms": data["max_us"] / 1000,
+        "cmd": " ".join(cmd[:-3]),
+    }
+
+
+# --- database ---------------------------------------------------------------------------------
+
+
+def create_database(base: str) -> tuple[str, Any]:
+    url = make_url(base.replace("postgresql://", "postgresql+psycopg://", 1))
+    name = f"abri_bench_{secrets.token_hex(4)}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return url.set(database=name).render_as_string(hide_password=False), drop
+
+
+def load_night(database_url: str) -> dict[str, Any]:
+    """The generator's département night, as rows (shelters, rooms, pending requests)."""
+    os.environ["DATABASE_URL"] = database_url
+    from allocation.generate import generate_problem
+    from app.auth.models import Role
+    from app.auth.service import create_token
+    from app.core.config import get_settings
+    from app.core.db import get_sessionmaker, new_id
+    from app.core.migrate import upgrade_to_head
+    from app.requests.models import PlacementRequest
+    from app.shelters.models import Room, Shelter
+
+    get_settings.cache_clear()
+    upgrade_to_head(database_url)
+    problem = generate_problem(SHELTERS, HOUSEHOLDS, seed=SEED, region=REGION)
+    shelter_ids = {s.id: new_id("shl") for s in problem.shelters}
+    request_ids = {h.id: new_id("req") for h in problem.households}
+    rooms = 0
+    with get_sessionmaker()() as s, s.begin():
+        for sh in problem.shelters:
+            s.add(
+                Shelter(
+                    id=shelter_ids[sh.id],
+                    name=f"Bench {sh.id}",
+                    kind="dv_shelter" if sh.dv_specialised else "chu",
+                    lat=sh.lat,
+                    lon=sh.lon,
+                    women=sh.women,
+                    men=sh.men,
+                    children=sh.children,
+                    max_boy_age=sh.max_boy_age,
+                    dv_specialised=sh.dv_specialised,
+                    secure=sh.secure,
+                    wheelchair=sh.wheelchair,
+                    pets=sh.pets,
+                    languages=list(sh.languages),
+                    commune="Hainaut",
+                    availability_updated_at=datetime.now(UTC),
+                )
+            )
+        s.flush()
+        for sh in problem.shelters:
+            for i, r in enumerate(sh.rooms):
+                rooms += 1
+                s.add(
+                    Room(
+                        shelter_id=shelter_ids[sh.id],
+                        label=f"{r.id}-{i}",
+                        beds=r.beds,
+                        cribs=r.cribs,
+                        shared=r.shared,
+                        sex=r.sex,
+                        wheelchair=r.wheelchair,
+                    )
+                )
+        for h in problem.households:
+            s.add(
+                PlacementRequest(
+                    id=request_ids[h.id],
+                    reference=f"GEN-{h.id}",
+                    status="pending",
+                    priority=h.priority,
+                    waiting_since=h.waiting_since,
+                    origin_lat=h.origin.lat,
+                    origin_lon=h.origin.lon,
+                    max_km=h.max_km,
+                    members=[m.model_dump() for m in h.members],
+                    needs=h.needs.model_dump(),
+                    avoid=[z.model_dump() for z in h.avoid],
+                    excluded_shelters=[shelter_ids[x] for x in h.excluded_shelters],
+                    keep_apart=[
+                        {"request_id": request_ids[k.household], "km": k.km} for k in h.keep_apart
+                    ],
+                )
+            )
+        _, operator = create_token(s, Role.operator, "bench operator")
+        _, viewer = create_token(s, Role.viewer, "bench viewer")
+    return {
+        "operator": operator,
+        "viewer": viewer,
+        "rooms": rooms,
+        "beds": sum(r.beds for sh in problem.shelters for r in sh.rooms),
+        "people": sum(len(h.members) for h in problem.households),
+    }
+
+
+# --- server -----------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(
+    database_url: str, port: int, time_limit: float, deterministic: bool = True
+) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "ALLOCATION_TIME_LIMIT_S": str(time_limit),
+        "ALLOCATION_DETERMINISTIC": "true" if deterministic else "false",
+        "ALLOCATION_INTERVAL_S": "0",
+        "LOG_LEVEL": "WARNING",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--workers", "2", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                time.sleep(1)  # both workers up
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    stop_server(proc)
+    raise RuntimeError("the server did not become ready within 60 s")
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    # Only the process group this script started.
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+# --- scenarios --------------------------------------------------------------------------------
+
+
+def bench(args: argparse.Namespace) -> dict[str, Any]:
+    database_url, drop = create_database(args.pg)
+    proc = None
+    try:
+        night = load_night(database_url)
+        port = free_port()
+        proc = start_server(database_url, port, args.time_limit, not args.wall_clock)
+        base = f"http://127.0.0.1:{port}"
+        op = {"Authorization": f"Bearer {night['operator']}"}
+        viewer = {"Authorization": f"Bearer {night['viewer']}"}
+        results: dict[str, Any] = {"night": night}
+
+        t0 = time.perf_counter()
+        r = httpx.post(f"{base}/api/v1/allocations", headers=op, timeout=300)
+        api_s = time.perf_counter() - t0
+        r.raise_for_status()
+        run = r.json()
+        results["allocation"] = {
+            "api_s": round(api_s, 2),
+            "engine_wall_s": run["stats"]["engine"]["wall_s"],
+            "timings_s": run["stats"]["timings_s"],
+            "status": run["status"],
+            "proposals": len(run["proposals"]),
+            "unplaced": len(run["unplaced"]),
+            "body_bytes": len(r.content),
+        }
+        etag = r.headers["ETag"]
+        latest = f"{base}/api/v1/allocations/latest"
+        results["latest_200"] = wrk(
+            latest,
+            _LUA_GET,
+            rate=50,
+            connections=4,
+            duration=args.duration,
+            PATH="/api/v1/allocations/latest",
+            HEADERS=viewer,
+        )
+        results["latest_304"] = wrk(
+            latest,
+            _LUA_GET,
+            rate=500,
+            connections=20,
+            duration=args.duration,
+            PATH="/api/v1/allocations/latest",
+            HEADERS={**viewer, "If-None-Match": etag},
+        )
+        tag = secrets.token_hex(3)
+        results["create_request"] = wrk(
+            f"{base}/api/v1/requests",
+            _LUA_POST_REQUEST,
+            rate=100,
+            connections=10,
+            duration=args.duration,
+            PATH="/api/v1/requests",
+            HEADERS=op,
+            RUN_TAG=tag,
+        )
+        time.sleep(1)  # requests in flight when wrk stopped
+        engine = create_engine(database_url)
+        from app.requests.models import PlacementRequest
+
+        with engine.connect() as conn:
+            like = PlacementRequest.reference.like(f"B-{tag}-%")
+            rows = conn.scalar(select(func.count()).where(like))
+            distinct = conn.scalar(
+                select(func.count(func.distinct(PlacementRequest.reference))).where(like)
+            )
+        engine.dispose()
+        results["create_request"].update({"rows": rows, "distinct_keys": distinct})
+        return results
+    finally:
+        if proc is not None:
+            stop_server(proc)
+        if not args.keep:
+            drop()
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f", {kb / 1024 / 1024:.1f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    pg = subprocess.run(["psql", "--version"], capture_output=True, text=True).stdout.strip()
+    return (
+        f"{os.cpu_count()} cores ({cpu}){mem}, {platform.platform()}, Python "
+        f"{platform.python_version()}, {pg or 'PostgreSQL'}"
+    )
+
+
+def report(res: dict[str, Any], args: argparse.Namespace) -> str:
+    a = res["allocation"]
+    n = res["night"]
+    lines = [
+        "## Service",
+        "",
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}: a real server "
+        "(`python -m app serve --workers 2`, PostgreSQL on the same machine) on loopback, "
+        "loaded with `wrk` (4.1) from the same machine, so the load generator shares the two "
+        "cores with the server and the database. Command: "
+        f"`.venv/bin/python benchmarks/service.py --duration {args.duration}`.",
+        "",
+        f"The night: the engine's generator, {SHELTERS} shelters ({n['rooms']} free rooms, "
+        f"{n['beds']} beds), {HOUSEHOLDS} waiting households ({n['people']} people), region "
+        f"{REGION}, seed {SEED}; `ALLOCATION_TIME_LIMIT_S={args.time_limit:g}`, "
+        f"`ALLOCATION_DETERMINISTIC={'false' if args.wall_clock else 'true'}`. Load average "
+        f"before the run: {res['load_before']}.",
+        "",
+        "| what | load | p50 | p90 | p99 | max | errors | target |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+
+    def row(name: str, r: dict[str, Any], target: str) -> str:
+        return (
+            f"| {name} | {r['rate']:.0f} req/s, {r['requests']} requests | "
+            f"{r['p50_ms']:.1f} ms | {r['p90_ms']:.1f} ms | **{r['p99_ms']:.1f} ms** | "
+            f"{r['max_ms']:.0f} ms | {r['errors']} | {target} |"
+        )
+
+    lines.append(
+        row("`GET /allocations/latest`, 304 (If-None-Match)", res["latest_304"], "p99 ≤ 10 ms")
+    )
+    lines.append(
+        row(
+            f"`GET /allocations/latest`, 200 (full run, {a['body_bytes'] / 1024:.0f} KiB)",
+            res["latest_200"],
+            "p99 ≤ 50 ms",
+        )
+    )
+    c = res["create_request"]
+    lines.append(row("`POST /requests`, unique Idempotency-Key", c, "p99 ≤ 50 ms, no error"))
+    lines += [
+        "",
+        f"`POST /requests`: {c['rows']} rows created for {c['distinct_keys']} distinct keys "
+        f"(wrk counted {c['requests']} answers; the difference, if any, is requests in flight "
+        "when wrk stopped): no duplicate.",
+        "",
+        f"Allocation of the {HOUSEHOLDS} households, from the API call to the proposals "
+        f"committed: **{a['api_s']:.2f} s**, of which the engine {a['engine_wall_s']:.2f} s "
+        f"(target: engine + 2 s). Run status {a['status']}, {a['proposals']} proposals, "
+        f"{a['unplaced']} unplaced. Server-side timings: "
+        + ", ".join(f"{k} {v:.3f} s" for k, v in a["timings_s"].items())
+        + " (start = lease + expiry + run row; build = problem from the database; solve = "
+        "engine; write = locks, re-checks, placements, reasons).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--pg", default="postgresql://postgres@127.0.0.1/test")
+    p.add_argument("--duration", type=int, default=20, help="seconds per wrk scenario")
+    p.add_argument("--time-limit", type=float, default=10.0, help="ALLOCATION_TIME_LIMIT_S")
+    p.add_argument(
+        "--wall-clock",
+        action="store_true",
+        help="ALLOCATION_DETERMINISTIC=false (the engine's limit is wall-clock)",
+    )
+    p.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    p.add_argument("--json", action="store_true", help="print raw results as JSON too")
+    args = p.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is needed: apt-get install -y wrk", file=sys.stderr)
+        return 2
+    load_before = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    res = bench(args)
+    res["load_before"] = load_before
+    if args.json:
+        print(json.dumps(res, indent=2, default=str))
+    print(report(res, args))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
