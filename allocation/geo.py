@@ -57,6 +57,35 @@ def haversine_pairs(
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(a))
 
 
+def haversine_a_matrix(
+    lat_a: npt.ArrayLike, lon_a: npt.ArrayLike, lat_b: npt.ArrayLike, lon_b: npt.ArrayLike
+) -> FloatArray:
+    """The haversine term ``a`` (monotone in distance) for every A×B pair, fast.
+
+    Uses products of per-point sines and cosines (two small matrix products, no trigonometry
+    per pair), so it suits filtering millions of pairs; compare with :func:`km_to_a`. Its
+    rounding differs from :func:`haversine_matrix` by ~1e-16 in ``a``: callers confirm
+    borderline pairs with the exact function.
+    """
+    la = np.radians(np.asarray(lat_a, dtype=np.float64))
+    oa = np.radians(np.asarray(lon_a, dtype=np.float64))
+    lb = np.radians(np.asarray(lat_b, dtype=np.float64))
+    ob = np.radians(np.asarray(lon_b, dtype=np.float64))
+    cla, clb = np.cos(la), np.cos(lb)
+    cos_dlat = np.stack([cla, np.sin(la)], axis=1) @ np.stack([clb, np.sin(lb)], axis=0)
+    cos_dlon = np.stack([np.cos(oa), np.sin(oa)], axis=1) @ np.stack([np.cos(ob), np.sin(ob)])
+    a = 1.0 - cos_dlat
+    a += np.outer(cla, clb) * (1.0 - cos_dlon)
+    a *= 0.5
+    return a
+
+
+def km_to_a(km: npt.ArrayLike) -> FloatArray:
+    """The haversine term ``a`` of a distance in km (inverse of the distance formula)."""
+    k = np.minimum(np.asarray(km, dtype=np.float64) / (2 * EARTH_RADIUS_KM), np.pi / 2)
+    return np.sin(k) ** 2
+
+
 def points_to_shelters_km(
     points: Sequence[tuple[float, float]], shelter_lat: npt.ArrayLike, shelter_lon: npt.ArrayLike
 ) -> FloatArray:
@@ -69,8 +98,10 @@ def points_to_shelters_km(
 
 __all__ = [
     "EARTH_RADIUS_KM",
+    "haversine_a_matrix",
     "haversine_km",
     "haversine_matrix",
     "haversine_pairs",
+    "km_to_a",
     "points_to_shelters_km",
 ]

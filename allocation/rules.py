@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from .geo import haversine_matrix
+from .geo import haversine_a_matrix, haversine_matrix, haversine_pairs, km_to_a
 from .models import ADULT_AGE, Household, Problem, Room, Shelter
 
 CRIB_AGE = 3  # members aged 3 or more need a real bed (rule 2)
@@ -290,14 +290,46 @@ def eligible_pairs(
     o_lat = np.array([h.origin.lat for h in hs])
     o_lon = np.array([h.origin.lon for h in hs])
     max_km = np.array([math.inf if h.max_km is None else h.max_km for h in hs])
-    need_w = np.array([p.adult_women > 0 for p in profs])
-    need_m = np.array([p.adult_men > 0 for p in profs])
-    need_c = np.array([p.minors > 0 for p in profs])
-    boy = np.array([p.oldest_boy for p in profs], dtype=np.int64)
-    need_dv = np.array([h.needs.dv_specialised for h in hs])
-    need_sec = np.array([h.needs.secure for h in hs])
-    need_pets = np.array([h.needs.pets for h in hs])
-    need_wc = np.array([h.needs.wheelchair for h in hs])
+    # Slightly generous threshold in the fast formula; exact km confirm the survivors below.
+    max_a = np.where(np.isinf(max_km), np.inf, km_to_a(np.where(np.isinf(max_km), 0, max_km)))
+    max_a = np.where(np.isinf(max_a), np.inf, max_a * (1 + 1e-9) + 1e-15)
+    # Rule 4 depends on a household only through a few flags: one shelter mask per class.
+    classes: dict[tuple[object, ...], int] = {}
+    cls = np.empty(len(hs), dtype=np.int64)
+    for i, (h, p) in enumerate(zip(hs, profs, strict=True)):
+        key = (
+            p.adult_women > 0,
+            p.adult_men > 0,
+            p.minors > 0,
+            p.oldest_boy,
+            h.needs.dv_specialised,
+            h.needs.secure,
+            h.needs.pets,
+            h.needs.wheelchair,
+        )
+        cls[i] = classes.setdefault(key, len(classes))
+    class_mask = np.ones((len(classes), n_s), dtype=bool)
+    for key, k in classes.items():
+        w, m, c, boy, dv, sec, pets, wc = key
+        row = class_mask[k]
+        if w:
+            row &= table.women
+        if m:
+            row &= table.men
+        if c:
+            row &= table.children
+        if int(boy) >= 0:  # type: ignore[call-overload]
+            row &= table.max_boy_age >= boy
+        if dv:
+            row &= table.dv_specialised
+        if sec:
+            row &= table.secure
+        if pets:
+            row &= table.pets
+        if wc:
+            row &= table.wheelchair
+        if extra_mask is not None:
+            row &= extra_mask
     chunk = max(1, max_cells // n_s)
     out_h: list[npt.NDArray[np.int64]] = []
     out_s: list[npt.NDArray[np.int64]] = []
@@ -305,18 +337,9 @@ def eligible_pairs(
     trunc_parts: list[npt.NDArray[np.bool_]] = []
     for start in range(0, len(hs), chunk):
         sl = slice(start, min(len(hs), start + chunk))
-        km = haversine_matrix(o_lat[sl], o_lon[sl], table.lat, table.lon)
-        ok = km <= max_km[sl, None]
-        ok &= ~need_w[sl, None] | table.women[None, :]
-        ok &= ~need_m[sl, None] | table.men[None, :]
-        ok &= ~need_c[sl, None] | table.children[None, :]
-        ok &= boy[sl, None] <= table.max_boy_age[None, :]
-        ok &= ~need_dv[sl, None] | table.dv_specialised[None, :]
-        ok &= ~need_sec[sl, None] | table.secure[None, :]
-        ok &= ~need_pets[sl, None] | table.pets[None, :]
-        ok &= ~need_wc[sl, None] | table.wheelchair[None, :]
-        if extra_mask is not None:
-            ok &= extra_mask[None, :]
+        km = haversine_a_matrix(o_lat[sl], o_lon[sl], table.lat, table.lon)  # ``a``, not km
+        ok = class_mask[cls[sl]]
+        ok &= km <= max_a[sl, None]
         # Sparse per-household clauses (exclusions, safety zones): few households have them.
         for i in range(sl.start, sl.stop):
             h = hs[i]
@@ -355,12 +378,15 @@ def eligible_pairs(
         out_h.append((r + start).astype(np.int64))
         out_s.append(c.astype(np.int64))
         out_km.append(km[r, c])
+    hh = np.concatenate(out_h)
+    ss = np.concatenate(out_s)
+    # Exact distances for the kept pairs, and the exact rule 5 test on them.
+    exact = haversine_pairs(o_lat[hh], o_lon[hh], table.lat[ss], table.lon[ss])
+    keep = exact <= max_km[hh]
     truncated = None
     if nearest is not None:
         truncated = np.concatenate(trunc_parts) if trunc_parts else np.zeros(len(hs), dtype=bool)
-    return EligiblePairs(
-        np.concatenate(out_h), np.concatenate(out_s), np.concatenate(out_km), truncated
-    )
+    return EligiblePairs(hh[keep], ss[keep], exact[keep], truncated)
 
 
 # --- room fit (rules 2–3) ---------------------------------------------------------------

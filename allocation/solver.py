@@ -52,6 +52,7 @@ from .rules import (
     profile,
     room_types,
     shared_pools,
+    wasted_beds,
 )
 
 #: Above this many candidates the model keeps only the nearest shelters per household.
@@ -64,6 +65,10 @@ MAX_TIER_WEIGHT = 2**40
 MAX_WAIT_MIN = 43_200
 #: km in the model are integer decametres (0.01 km).
 KM_SCALE = 100
+#: Candidate "combo" of a one-person household needing a bed: any free private room with a
+#: bed (which one is decided after solving: the smallest). Exact by Hall's theorem, see
+#: ``_Prepared.bed_rooms``; it replaces one candidate per room type.
+ANY_ROOM: tuple[int, ...] = (-1,)
 
 
 @dataclass
@@ -87,7 +92,17 @@ class _Prepared:
     cands: _Candidates
     by_household: list[list[int]]
     truncated: bool
+    truncated_h: npt.NDArray[np.bool_]
     table: ShelterTable
+    #: Per shelter: private rooms with at least one bed, and those also wheelchair.
+    bed_rooms: list[int]
+    bed_wc_rooms: list[int]
+
+    def bed_room_use(self, j: int, combo: tuple[int, ...]) -> tuple[int, int]:
+        """(rooms with a bed, wheelchair rooms with a bed) a private combo takes at shelter j."""
+        ts = self.types[j]
+        n = sum(1 for t in combo if ts[t].beds > 0)
+        return n, sum(1 for t in combo if ts[t].beds > 0 and ts[t].wheelchair)
 
 
 def _shelter_caps(
@@ -127,21 +142,31 @@ def _prepare(problem: Problem, max_candidates: int) -> _Prepared:
     pools = [shared_pools(s.rooms) for s in problem.shelters]
     caps = _shelter_caps(problem, types, pools)
     has_room = (caps["total"] > 0) | (caps["shared_F"] > 0) | (caps["shared_M"] > 0)
-    need_bed = np.array([p.needs_bed for p in profiles], dtype=np.int64)
-    size = np.array([p.size for p in profiles], dtype=np.int64)
-    wc = np.array([h.needs.wheelchair for h in hs], dtype=bool)
-    single = np.array([p.single_adult_sex or "" for p in profiles])
+
+    # Necessary condition for some room set to fit (lossless pruning before modelling); it
+    # depends on a household only through its size class, so one shelter mask per class.
+    fit_classes: dict[tuple[int, int, bool, str], int] = {}
+    fcls = np.array(
+        [
+            fit_classes.setdefault(
+                (p.needs_bed, p.size, h.needs.wheelchair, p.single_adult_sex or ""),
+                len(fit_classes),
+            )
+            for h, p in zip(hs, profiles, strict=True)
+        ],
+        dtype=np.int64,
+    )
+    fit_mask = np.zeros((max(1, len(fit_classes)), len(problem.shelters)), dtype=bool)
+    for (nb, size, w, sex), k in fit_classes.items():
+        beds = caps["wc_beds"] if w else caps["beds"]
+        total = caps["wc_total"] if w else caps["total"]
+        row = (nb <= beds) & (size <= total)
+        if sex:
+            row |= (caps[f"shared_{sex}_wc"] if w else caps[f"shared_{sex}"]) > 0
+        fit_mask[k] = row
 
     def pair_filter(idx: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
-        # Necessary condition for some room set to fit: lossless pruning before modelling.
-        w = wc[idx, None]
-        beds = np.where(w, caps["wc_beds"][None, :], caps["beds"][None, :])
-        total = np.where(w, caps["wc_total"][None, :], caps["total"][None, :])
-        ok = (need_bed[idx, None] <= beds) & (size[idx, None] <= total)
-        for sex in ("F", "M"):
-            pool = np.where(w, caps[f"shared_{sex}_wc"][None, :], caps[f"shared_{sex}"][None, :])
-            ok |= (single[idx, None] == sex) & (pool > 0)
-        return ok
+        return fit_mask[fcls[idx]]
 
     # All pairs when few enough; else only the nearest K shelters per household (the model
     # is then restricted: its bound is not reported as a level-1 bound).
@@ -160,6 +185,12 @@ def _prepare(problem: Problem, max_candidates: int) -> _Prepared:
         )
     truncated = bool(pairs.truncated is not None and pairs.truncated.any())
 
+    bed_rooms = [sum(t.count for t in ts if t.beds > 0) for ts in types]
+    bed_wc_rooms = [sum(t.count for t in ts if t.beds > 0 and t.wheelchair) for ts in types]
+    min_bed = [min((t.beds for t in ts if t.beds > 0), default=0) for ts in types]
+    min_wc_bed = [
+        min((t.beds for t in ts if t.beds > 0 and t.wheelchair), default=0) for ts in types
+    ]
     cands = _Candidates()
     by_household: list[list[int]] = [[] for _ in range(n_h)]
     combo_cache: dict[tuple[object, ...], list[tuple[tuple[int, ...], int]]] = {}
@@ -179,7 +210,11 @@ def _prepare(problem: Problem, max_candidates: int) -> _Prepared:
             sig_cache[j] = sig
         key = (p.needs_bed, p.size, p.under3, h.needs.wheelchair, sig)
         combos = combo_cache.get(key)
-        if combos is None:
+        if p.size == 1 and p.needs_bed == 1:
+            usable = bed_wc_rooms[j] if h.needs.wheelchair else bed_rooms[j]
+            smallest = min_wc_bed[j] if h.needs.wheelchair else min_bed[j]
+            combos = [(ANY_ROOM, smallest - 1)] if usable else []
+        elif combos is None:
             combos = [
                 (c, combo_wasted(p, ts, c))
                 for c in minimal_combos(p, ts, max_rooms, h.needs.wheelchair)
@@ -203,7 +238,18 @@ def _prepare(problem: Problem, max_candidates: int) -> _Prepared:
             cands.wasted.append(w)
             cands.km.append(km)
             cands.lang_miss.append(miss)
-    return _Prepared(profiles, types, pools, cands, by_household, truncated, table)
+    return _Prepared(
+        profiles,
+        types,
+        pools,
+        cands,
+        by_household,
+        truncated,
+        pairs.truncated if pairs.truncated is not None else np.zeros(n_h, dtype=bool),
+        table,
+        bed_rooms,
+        bed_wc_rooms,
+    )
 
 
 def _wait_minutes(problem: Problem) -> list[int]:
@@ -215,24 +261,104 @@ def _wait_minutes(problem: Problem) -> list[int]:
     return [min(MAX_WAIT_MIN, int((latest - t) // 60)) for t in stamps]
 
 
-def _greedy(problem: Problem, prep: _Prepared, ka: dict[tuple[int, int], float]) -> list[int]:
-    """A quick valid plan (chosen candidate per household, -1 if none) to warm-start CP-SAT.
+class _Ledger:
+    """Free capacity left while building a plan by hand (greedy start, repair)."""
 
-    Most urgent first, then larger, then longer waiting; each takes its nearest candidate
-    that still has capacity and breaks no keep-apart pair.
+    def __init__(self, prep: _Prepared) -> None:
+        self.prep = prep
+        self.types = [[t.count for t in ts] for ts in prep.types]
+        self.pool: list[dict[str, list[int]]] = [
+            {sex: [pool.beds, pool.wheelchair_beds] for sex, pool in ps.items()}
+            for ps in prep.pools
+        ]
+        # Rooms with a bed left after families, and one-person households waiting for one.
+        self.bed_left = list(prep.bed_rooms)
+        self.bed_wc_left = list(prep.bed_wc_rooms)
+        self.any_n = [0] * len(prep.types)
+        self.any_wc = [0] * len(prep.types)
+
+    def _hall_ok(self, j: int) -> bool:
+        return (
+            self.any_wc[j] <= self.bed_wc_left[j]
+            and self.any_n[j] + self.any_wc[j] <= self.bed_left[j]
+        )
+
+    def take(self, v: int, wheelchair: bool, sex: str) -> bool:
+        """Reserve candidate v's capacity if it is still free; False (nothing changed) if not."""
+        c = self.prep.cands
+        j = c.s[v]
+        combo = c.combo[v]
+        if combo == ANY_ROOM:
+            if wheelchair:
+                self.any_wc[j] += 1
+            else:
+                self.any_n[j] += 1
+            if self._hall_ok(j):
+                return True
+            if wheelchair:
+                self.any_wc[j] -= 1
+            else:
+                self.any_n[j] -= 1
+            return False
+        if combo:
+            need: dict[int, int] = {}
+            for t in combo:
+                need[t] = need.get(t, 0) + 1
+            if any(self.types[j][t] < k for t, k in need.items()):
+                return False
+            nb, nw = self.prep.bed_room_use(j, combo)
+            self.bed_left[j] -= nb
+            self.bed_wc_left[j] -= nw
+            if not self._hall_ok(j):
+                self.bed_left[j] += nb
+                self.bed_wc_left[j] += nw
+                return False
+            for t, k in need.items():
+                self.types[j][t] -= k
+            return True
+        pool = self.pool[j][sex]
+        if pool[0] < 1 or (wheelchair and pool[1] < 1):
+            return False
+        pool[0] -= 1
+        if wheelchair:
+            pool[1] -= 1
+        return True
+
+
+def _greedy(
+    problem: Problem,
+    prep: _Prepared,
+    ka: dict[tuple[int, int], float],
+    start: list[int] | None = None,
+) -> list[int]:
+    """A valid plan (chosen candidate per household, -1 if none), built greedily.
+
+    Keeps the placements of ``start`` (a valid plan) and adds households: most urgent first,
+    then larger, then longer waiting; each takes its nearest candidate that still has
+    capacity and breaks no keep-apart pair. Used as CP-SAT's first hint and to top up a
+    stage's plan if the time ran out.
     """
     hs = problem.households
     c = prep.cands
-    left_types = [[t.count for t in ts] for ts in prep.types]
-    left_pool: list[dict[str, list[int]]] = [
-        {sex: [pool.beds, pool.wheelchair_beds] for sex, pool in ps.items()} for ps in prep.pools
-    ]
+    ledger = _Ledger(prep)
     partners: dict[int, list[tuple[int, float]]] = {}
     for (a, b), km in ka.items():
         partners.setdefault(a, []).append((b, km))
         partners.setdefault(b, []).append((a, km))
     chosen = [-1] * len(hs)
     shelter_of = [-1] * len(hs)
+    if start is not None:
+        # Families before one-person households so that room accounting follows Hall's order.
+        for i in sorted(
+            range(len(hs)), key=lambda i: start[i] >= 0 and c.combo[start[i]] == ANY_ROOM
+        ):
+            v = start[i]
+            if v >= 0:
+                ok = ledger.take(v, hs[i].needs.wheelchair, prep.profiles[i].single_adult_sex or "")
+                if not ok:  # pragma: no cover - start is a valid plan
+                    raise AssertionError("invalid start plan")
+                chosen[i] = v
+                shelter_of[i] = c.s[v]
     order = sorted(
         range(len(hs)),
         key=lambda i: (-hs[i].priority, -prep.profiles[i].size, hs[i].waiting_since, i),
@@ -240,6 +366,8 @@ def _greedy(problem: Problem, prep: _Prepared, ka: dict[tuple[int, int], float])
     lat = prep.table.lat
     lon = prep.table.lon
     for i in order:
+        if chosen[i] >= 0:
+            continue
         opts = sorted(prep.by_household[i], key=lambda v: (c.km[v], c.wasted[v], v))
         for v in opts:
             j = c.s[v]
@@ -253,22 +381,8 @@ def _greedy(problem: Problem, prep: _Prepared, ka: dict[tuple[int, int], float])
                     break
             if not ok:
                 continue
-            if c.combo[v]:
-                need: dict[int, int] = {}
-                for t in c.combo[v]:
-                    need[t] = need.get(t, 0) + 1
-                if any(left_types[j][t] < n for t, n in need.items()):
-                    continue
-                for t, n in need.items():
-                    left_types[j][t] -= n
-            else:
-                pool = left_pool[j][prep.profiles[i].single_adult_sex or ""]
-                wc = hs[i].needs.wheelchair
-                if pool[0] < 1 or (wc and pool[1] < 1):
-                    continue
-                pool[0] -= 1
-                if wc:
-                    pool[1] -= 1
+            if not ledger.take(v, hs[i].needs.wheelchair, prep.profiles[i].single_adult_sex or ""):
+                continue
             chosen[i] = v
             shelter_of[i] = j
             break
@@ -337,9 +451,18 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
     type_use: dict[tuple[int, int], list[tuple[int, int]]] = {}
     pool_use: dict[tuple[int, str], list[int]] = {}
     pool_wc_use: dict[tuple[int, str], list[int]] = {}
+    any_use: dict[int, list[int]] = {}
+    any_wc_use: dict[int, list[int]] = {}
+    fam_bed: dict[int, list[tuple[int, int, int]]] = {}
     for v in range(n):
         j = c.s[v]
-        if c.combo[v]:
+        if c.combo[v] == ANY_ROOM:
+            any_use.setdefault(j, []).append(v)
+            if hs[c.h[v]].needs.wheelchair:
+                any_wc_use.setdefault(j, []).append(v)
+        elif c.combo[v]:
+            nb, nw = prep.bed_room_use(j, c.combo[v])
+            fam_bed.setdefault(j, []).append((v, nb, nw))
             counts: dict[int, int] = {}
             for t in c.combo[v]:
                 counts[t] = counts.get(t, 0) + 1
@@ -357,6 +480,24 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
                 cp_model.LinearExpr.weighted_sum([x[v] for v, _ in uses], [k for _, k in uses])
                 <= cap
             )
+    # One-person households in "any room with a bed": with families' rooms, Hall's condition
+    # for two nested classes (wheelchair users need wheelchair rooms, others take any).
+    for j, vs in any_use.items():
+        fam = [(v, nb) for v, nb, _ in fam_bed.get(j, []) if nb]
+        model.add(
+            cp_model.LinearExpr.weighted_sum(
+                [x[v] for v, _ in fam] + [x[v] for v in vs], [nb for _, nb in fam] + [1] * len(vs)
+            )
+            <= prep.bed_rooms[j]
+        )
+    for j, vs in any_wc_use.items():
+        fam = [(v, nw) for v, _, nw in fam_bed.get(j, []) if nw]
+        model.add(
+            cp_model.LinearExpr.weighted_sum(
+                [x[v] for v, _ in fam] + [x[v] for v in vs], [nw for _, nw in fam] + [1] * len(vs)
+            )
+            <= prep.bed_wc_rooms[j]
+        )
     for (j, sex), vs in pool_use.items():
         cap = prep.pools[j][sex].beds
         if len(vs) > cap:
@@ -419,11 +560,21 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
         x, [lang_w * c.lang_miss[v] + c.wasted[v] for v in range(n)]
     )
 
-    greedy = _greedy(problem, prep, ka)
-    current = [0] * n
-    for v in greedy:
-        if v >= 0:
-            current[v] = 1
+    def to_values(chosen: list[int]) -> list[int]:
+        values = [0] * n
+        for v in chosen:
+            if v >= 0:
+                values[v] = 1
+        return values
+
+    def to_chosen(values: list[int]) -> list[int]:
+        chosen = [-1] * len(hs)
+        for v in range(n):
+            if values[v]:
+                chosen[c.h[v]] = v
+        return chosen
+
+    current = to_values(_greedy(problem, prep, ka))
 
     def hint(values: list[int]) -> None:
         model.clear_hints()
@@ -460,6 +611,8 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
         stages_run.append(f"{name}:{solver.status_name(status).lower()}")
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             current = _solution(solver, n)
+            # Top up with anyone who still fits (never worse on level 1).
+            current = to_values(_greedy(problem, prep, ka, to_chosen(current)))
         return status
 
     if n:
@@ -557,12 +710,32 @@ def _build_plan(problem: Problem, prep: _Prepared, values: list[int], t0: float)
     tiers = dict.fromkeys(PRIORITIES, 0)
     total_km = 0.0
     wasted = 0
-    order = sorted(chosen, key=lambda i: (not hs[i].needs.wheelchair, i))
+    # Families take their rooms first; one-person households then take the smallest rooms
+    # left (wheelchair users first); shared beds go to wheelchair users first.
+    order = sorted(
+        chosen, key=lambda i: (c.combo[chosen[i]] == ANY_ROOM, not hs[i].needs.wheelchair, i)
+    )
     rooms_of: dict[int, list[str]] = {}
     for i in order:
         v = chosen[i]
         j = c.s[v]
-        if c.combo[v]:
+        if c.combo[v] == ANY_ROOM:
+            ts = prep.types[j]
+            wc = hs[i].needs.wheelchair
+            t = min(
+                (
+                    k
+                    for k, rt in enumerate(ts)
+                    if rt.beds > 0
+                    and (rt.wheelchair or not wc)
+                    and next_room.get((j, k), 0) < rt.count
+                ),
+                key=lambda k: (ts[k].beds, ts[k].wheelchair, ts[k].cribs),
+            )
+            k = next_room.get((j, t), 0)
+            rooms_of[i] = [ts[t].room_ids[k]]
+            next_room[(j, t)] = k + 1
+        elif c.combo[v]:
             ts = prep.types[j]
             ids: list[str] = []
             for t in c.combo[v]:
@@ -582,6 +755,11 @@ def _build_plan(problem: Problem, prep: _Prepared, values: list[int], t0: float)
             pick[1] = int(pick[1]) - 1  # type: ignore[call-overload]
             rooms_of[i] = [str(pick[0])]
     table = prep.table
+    rooms_by_id = {r.id: r for sh in problem.shelters for r in sh.rooms}
+    partners: dict[int, list[int]] = {}
+    for a, b in keep_apart_pairs(problem):
+        partners.setdefault(a, []).append(b)
+        partners.setdefault(b, []).append(a)
     for i, h in enumerate(hs):
         if i in chosen:
             v = chosen[i]
@@ -593,17 +771,34 @@ def _build_plan(problem: Problem, prep: _Prepared, values: list[int], t0: float)
             )
             tiers[h.priority] += prep.profiles[i].size
             total_km += c.km[v]
-            wasted += c.wasted[v]
+            wasted += wasted_beds(prep.profiles[i], [rooms_by_id[r] for r in rooms_of[i]])
+        elif prep.by_household[i]:
+            # It had candidates, so it fits somewhere alone: the beds went to others.
+            vs = prep.by_household[i]
+            n_sh = len({c.s[v] for v in vs})
+            near = min(vs, key=lambda v: c.km[v])
+            alone = (
+                f"{'at least ' if prep.truncated_h[i] else ''}{n_sh} "
+                f"shelter{'s' if n_sh > 1 else ''} could take this household alone "
+                f"(nearest {problem.shelters[c.s[near]].id} at {km_for_plan(c.km[near]):.1f} km)"
+            )
+            unplaced.append(
+                Unplaced(
+                    household=h.id,
+                    code="capacity_taken",
+                    detail=_capacity_detail(problem, i, alone, chosen, partners),
+                )
+            )
         else:
-            a = analyse(problem, h, table, max_options=50)
+            a = analyse(problem, h, table, max_options=1)
             if a.code is not None:
                 unplaced.append(Unplaced(household=h.id, code=a.code, detail=a.detail))
-            else:
+            else:  # fits only a shelter the pruning dropped
                 unplaced.append(
                     Unplaced(
                         household=h.id,
                         code="capacity_taken",
-                        detail=_capacity_detail(problem, i, a.detail, chosen, prep),
+                        detail=_capacity_detail(problem, i, a.detail, chosen, partners),
                     )
                 )
     return Plan(
@@ -621,17 +816,10 @@ def _build_plan(problem: Problem, prep: _Prepared, values: list[int], t0: float)
 
 
 def _capacity_detail(
-    problem: Problem, i: int, alone: str, chosen: dict[int, int], prep: _Prepared
+    problem: Problem, i: int, alone: str, chosen: dict[int, int], partners: dict[int, list[int]]
 ) -> str:
     h = problem.households[i]
-    blocked = []
-    index = {x.id: k for k, x in enumerate(problem.households)}
-    partners = {ka.household for ka in h.keep_apart} | {
-        x.id for x in problem.households if any(k.household == h.id for k in x.keep_apart)
-    }
-    for pid in sorted(partners):
-        if index[pid] in chosen:
-            blocked.append(pid)
+    blocked = sorted(problem.households[b].id for b in partners.get(i, []) if b in chosen)
     why = (
         "their free rooms went to more urgent, larger or longer-waiting households"
         if h.priority < 4
