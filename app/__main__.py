@@ -1,4 +1,4 @@
-"""Command line: ``python -m app {migrate,serve,demo,token create}``.
+"""Command line: ``python -m app {migrate,serve,demo,purge,token create}``.
 
 Bad arguments print one line on stderr and exit 2; no traceback reaches the terminal.
 """
@@ -61,6 +61,11 @@ def build_parser() -> _Parser:
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=_port, default=default_port)
 
+    sub.add_parser(
+        "purge",
+        help="erase the household detail of requests closed more than RETENTION_DAYS ago",
+    )
+
     token = sub.add_parser("token", help="manage API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True, parser_class=_Parser)
     create = token_sub.add_parser("create", help="create a token and print it once")
@@ -108,6 +113,25 @@ def _token_create(role: str, shelter: str | None, name: str | None) -> None:
         _fail("the database is not ready; run 'python -m app migrate' first")
     sys.stdout.write(plaintext + "\n")
     sys.stderr.write(f"created token {token.id} (role {role}); it is shown only this once\n")
+
+
+def _purge() -> None:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from app.core.config import get_settings
+    from app.core.db import get_sessionmaker
+    from app.requests.retention import purge_expired_detail
+
+    days = get_settings().retention_days
+    try:
+        with get_sessionmaker()() as session, session.begin():
+            result = purge_expired_detail(session, days)
+    except SQLAlchemyError:
+        _fail("the database is not ready; run 'python -m app migrate' first")
+    print(
+        f"purged {result.requests} request(s) closed over {days} days ago, "
+        f"{result.runs} old run(s), {result.idempotency_records} stored replies"
+    )
 
 
 def _demo(host: str, port: int) -> None:
@@ -159,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         _serve(args.host, args.port, args.workers)
     elif args.command == "demo":
         _demo(args.host, args.port)
+    elif args.command == "purge":
+        _purge()
     elif args.command == "token":
         _token_create(args.role, args.shelter, args.name)
     return 0
