@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -18,7 +19,14 @@ from app.allocations.schemas import (
     RunPage,
     RunSummary,
 )
-from app.auth.dependencies import OperatorDep, ReaderDep, get_principal, require_roles
+from app.auth.dependencies import (
+    OperatorDep,
+    Principal,
+    ReaderDep,
+    get_principal,
+    hash_token,
+    require_roles,
+)
 from app.auth.models import Role
 from app.core.config import get_settings
 from app.core.db import get_sessionmaker
@@ -98,6 +106,26 @@ def run_allocation(session: SessionDep, principal: OperatorDep) -> Response:
 # session, with the same authentication code (``get_principal``, ``require_roles``).
 _bearer = HTTPBearer(auto_error=False, description="An Abri API token")
 _reader = require_roles(Role.admin, Role.operator, Role.viewer)
+# Readers already checked, by token hash, for a few seconds: a poll saves the token query.
+# A revoked token keeps reading the latest run (sizes only, no personal detail) for at most
+# this long; every other endpoint checks the token on each request.
+POLL_AUTH_TTL_S = 5.0
+_poll_readers: dict[str, tuple[float, Principal]] = {}
+
+
+def _poll_reader(session: Session, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+    if credentials is None:
+        return _reader(get_principal(session, credentials))  # 401
+    key = hash_token(credentials.credentials)
+    now = time.monotonic()
+    hit = _poll_readers.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    principal = _reader(get_principal(session, credentials))
+    if len(_poll_readers) > 10_000:  # bounded: forget everyone rather than grow
+        _poll_readers.clear()
+    _poll_readers[key] = (now + POLL_AUTH_TTL_S, principal)
+    return principal
 
 
 @router.get(
@@ -116,7 +144,7 @@ def latest(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Response:
     with get_sessionmaker()() as session:
-        _reader(get_principal(session, credentials))
+        _poll_reader(session, credentials)
         current = service.latest_version(session)
         if current is None:
             raise ProblemError(404, "No allocation has run yet.")
