@@ -13,6 +13,7 @@ from .models import PRIORITIES, Household, Plan, Problem, Room, Shelter
 from .options import analyse
 from .rules import (
     ShelterTable,
+    capacity_columns,
     eligibility_failures,
     eligibility_sentence,
     household_km,
@@ -173,6 +174,7 @@ def _check_unplaced(problem: Problem, plan: Plan, hs: dict[str, Household]) -> l
                 errs.append(f"status no_solution but household {u.household} has code {u.code}")
         return errs
     table = ShelterTable.from_problem(problem)
+    caps = capacity_columns(problem)
     for u in plan.unplaced:
         h = hs.get(u.household)
         if h is None:
@@ -180,7 +182,7 @@ def _check_unplaced(problem: Problem, plan: Plan, hs: dict[str, Household]) -> l
         if u.code == "timeout":
             errs.append(f"household {h.id}: code timeout in a plan with status {plan.status}")
             continue
-        a = analyse(problem, h, table, max_options=1)
+        a = analyse(problem, h, table, max_options=1, caps=caps)
         expected = a.code or "capacity_taken"
         if u.code != expected:
             errs.append(

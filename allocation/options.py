@@ -19,7 +19,9 @@ from .rules import (
     Profile,
     ShelterTable,
     best_room_set,
+    capacity_columns,
     eligible_mask,
+    fit_possible,
     household_failures,
     household_km,
     km_for_plan,
@@ -99,12 +101,18 @@ def _rule_phrase(code: str, n: int, h: Household, p: Profile, nearest_far: float
 
 
 def analyse(
-    problem: Problem, h: Household, table: ShelterTable | None = None, max_options: int = 0
+    problem: Problem,
+    h: Household,
+    table: ShelterTable | None = None,
+    max_options: int = 0,
+    caps: dict[str, npt.NDArray[np.int64]] | None = None,
 ) -> Analysis:
     """Judge ``h`` alone against every shelter's free rooms.
 
     ``max_options`` > 0 stops looking for room sets once that many fitting shelters (the
-    nearest first) are found: enough to explain a ``capacity_taken``.
+    nearest first) are found: enough to explain a ``capacity_taken``. ``table`` and ``caps``
+    (from :func:`~allocation.rules.capacity_columns`) can be passed when analysing many
+    households of one problem.
     """
     table = table or ShelterTable.from_problem(problem)
     p = profile(h)
@@ -116,7 +124,11 @@ def analyse(
     options: list[ShelterOption] = []
     elig_idx = np.flatnonzero(eligible)
     elig_idx = elig_idx[np.argsort(km[elig_idx], kind="stable")]
+    caps = caps if caps is not None else capacity_columns(problem)
+    maybe = fit_possible(caps, h, p)
     for j in elig_idx:
+        if not maybe[j]:
+            continue
         s = problem.shelters[int(j)]
         ids = best_room_set(h, s.rooms, max_rooms, p)
         if ids is None:
@@ -141,7 +153,9 @@ def analyse(
         return Analysis(
             km, fails, eligible, [], "no_eligible_shelter", _no_eligible(h, p, km, fails, table)
         )
-    return Analysis(km, fails, eligible, [], "no_room_fits", _no_room(problem, h, p, km, elig_idx))
+    return Analysis(
+        km, fails, eligible, [], "no_room_fits", _no_room(problem, h, p, km, elig_idx, caps)
+    )
 
 
 def _fits_detail(h: Household, options: list[ShelterOption]) -> str:
@@ -187,19 +201,20 @@ def _no_room(
     p: Profile,
     km: npt.NDArray[np.float64],
     elig_idx: npt.NDArray[np.int64],
+    caps: dict[str, npt.NDArray[np.int64]],
 ) -> str:
     n = len(elig_idx)
     within = f" within {h.max_km:g} km" if h.max_km is not None else ""
     verb = "shelters pass" if n > 1 else "shelter passes"
     head = f"{n} {verb} eligibility and safety{within}"
     max_rooms = problem.settings.max_rooms_per_household
-    best: tuple[int, int, int] | None = None
-    best_j = -1
-    for j in elig_idx:
-        b, c = largest_private_capacity(h, problem.shelters[int(j)].rooms, max_rooms)
-        key = (b + c, b, -int(j))
-        if best is None or key > best:
-            best, best_j = key, int(j)
+    # The near miss: the eligible shelter whose best rooms hold the most (vectorised pick).
+    total = caps["wc_total"] if h.needs.wheelchair else caps["total"]
+    beds_col = caps["wc_beds"] if h.needs.wheelchair else caps["beds"]
+    pick = elig_idx[np.lexsort((beds_col[elig_idx], total[elig_idx]))[-1]]
+    best_j = int(pick)
+    b0, c0 = largest_private_capacity(h, problem.shelters[best_j].rooms, max_rooms)
+    best: tuple[int, int] | None = (b0 + c0, b0)
     wc = " wheelchair" if h.needs.wheelchair else ""
     if p.shared_ok:
         sex = "women" if p.single_adult_sex == "F" else "men"

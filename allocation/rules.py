@@ -621,6 +621,63 @@ def largest_private_capacity(
     return sum(r.beds for r in top), sum(r.cribs for r in top)
 
 
+def capacity_columns(
+    problem: Problem,
+    types: list[list[RoomType]] | None = None,
+    pools: list[dict[str, SharedPool]] | None = None,
+) -> dict[str, npt.NDArray[np.int64]]:
+    """Per shelter (numpy columns), upper bounds of what ≤ max_rooms rooms can hold.
+
+    Keys: ``beds``/``total`` (beds, beds+cribs of the best private rooms), the same for
+    wheelchair rooms only (``wc_beds``/``wc_total``), and free shared beds per sex
+    (``shared_F``, ``shared_M``, ``shared_F_wc``, ``shared_M_wc``). See :func:`fit_possible`.
+    """
+    if types is None:
+        types = [room_types(s.rooms) for s in problem.shelters]
+    if pools is None:
+        pools = [shared_pools(s.rooms) for s in problem.shelters]
+    k = problem.settings.max_rooms_per_household
+    n = len(problem.shelters)
+    out = {
+        name: np.zeros(n, dtype=np.int64)
+        for name in ("beds", "total", "wc_beds", "wc_total", "shared_F", "shared_M")
+    }
+    out.update(shared_F_wc=np.zeros(n, dtype=np.int64), shared_M_wc=np.zeros(n, dtype=np.int64))
+    for j, ts in enumerate(types):
+        for wc_only, bk, tk in ((False, "beds", "total"), (True, "wc_beds", "wc_total")):
+            rooms_b: list[int] = []
+            rooms_t: list[int] = []
+            for t in ts:
+                if wc_only and not t.wheelchair:
+                    continue
+                rooms_b += [t.beds] * min(t.count, k)
+                rooms_t += [t.beds + t.cribs] * min(t.count, k)
+            out[bk][j] = sum(sorted(rooms_b, reverse=True)[:k])
+            out[tk][j] = sum(sorted(rooms_t, reverse=True)[:k])
+        for sex, pool in pools[j].items():
+            out[f"shared_{sex}"][j] = pool.beds
+            out[f"shared_{sex}_wc"][j] = pool.wheelchair_beds
+    return out
+
+
+def fit_possible(
+    caps: dict[str, npt.NDArray[np.int64]], h: Household, p: Profile | None = None
+) -> npt.NDArray[np.bool_]:
+    """Per shelter, a necessary condition for its free rooms to take ``h`` (rules 2–3).
+
+    False means no room set can fit; True means one may (confirm with :func:`best_room_set`).
+    """
+    p = p or profile(h)
+    w = h.needs.wheelchair
+    beds = caps["wc_beds"] if w else caps["beds"]
+    total = caps["wc_total"] if w else caps["total"]
+    ok = (p.needs_bed <= beds) & (p.size <= total)
+    if p.single_adult_sex is not None:
+        sex = p.single_adult_sex
+        ok |= (caps[f"shared_{sex}_wc"] if w else caps[f"shared_{sex}"]) > 0
+    return ok
+
+
 # --- keep apart (rule 8) ----------------------------------------------------------------
 
 
@@ -665,12 +722,14 @@ __all__ = [
     "ShelterTable",
     "beds_used",
     "best_room_set",
+    "capacity_columns",
     "combo_room_ids",
     "combo_wasted",
     "eligibility_failures",
     "eligibility_sentence",
     "eligible_mask",
     "eligible_pairs",
+    "fit_possible",
     "household_failures",
     "household_km",
     "keep_apart_ok",

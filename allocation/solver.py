@@ -44,6 +44,7 @@ from .rules import (
     RoomType,
     SharedPool,
     ShelterTable,
+    capacity_columns,
     combo_wasted,
     eligible_pairs,
     keep_apart_pairs,
@@ -56,7 +57,7 @@ from .rules import (
 )
 
 #: Above this many candidates the model keeps only the nearest shelters per household.
-MAX_CANDIDATES = int(os.environ.get("ABRI_MAX_CANDIDATES", "200000"))
+MAX_CANDIDATES = int(os.environ.get("ABRI_MAX_CANDIDATES", "60000"))
 #: Fewest shelters kept per household when pruning.
 MIN_NEAREST = 4
 #: Tier weights above this switch stage 1 to one CP-SAT stage per priority tier.
@@ -94,6 +95,7 @@ class _Prepared:
     truncated: bool
     truncated_h: npt.NDArray[np.bool_]
     table: ShelterTable
+    caps: dict[str, npt.NDArray[np.int64]]
     #: Per shelter: private rooms with at least one bed, and those also wheelchair.
     bed_rooms: list[int]
     bed_wc_rooms: list[int]
@@ -105,34 +107,6 @@ class _Prepared:
         return n, sum(1 for t in combo if ts[t].beds > 0 and ts[t].wheelchair)
 
 
-def _shelter_caps(
-    problem: Problem, types: list[list[RoomType]], pools: list[dict[str, SharedPool]]
-) -> dict[str, npt.NDArray[np.int64]]:
-    """Per shelter, upper bounds of what ≤ max_rooms private rooms hold (necessary fit test)."""
-    k = problem.settings.max_rooms_per_household
-    n = len(problem.shelters)
-    out = {
-        name: np.zeros(n, dtype=np.int64)
-        for name in ("beds", "total", "wc_beds", "wc_total", "shared_F", "shared_M")
-    }
-    out.update(shared_F_wc=np.zeros(n, dtype=np.int64), shared_M_wc=np.zeros(n, dtype=np.int64))
-    for j, ts in enumerate(types):
-        for wc_only, bk, tk in ((False, "beds", "total"), (True, "wc_beds", "wc_total")):
-            rooms_b: list[int] = []
-            rooms_t: list[int] = []
-            for t in ts:
-                if wc_only and not t.wheelchair:
-                    continue
-                rooms_b += [t.beds] * min(t.count, k)
-                rooms_t += [t.beds + t.cribs] * min(t.count, k)
-            out[bk][j] = sum(sorted(rooms_b, reverse=True)[:k])
-            out[tk][j] = sum(sorted(rooms_t, reverse=True)[:k])
-        for sex, pool in pools[j].items():
-            out[f"shared_{sex}"][j] = pool.beds
-            out[f"shared_{sex}_wc"][j] = pool.wheelchair_beds
-    return out
-
-
 def _prepare(problem: Problem, max_candidates: int) -> _Prepared:
     hs = problem.households
     n_h = len(hs)
@@ -140,7 +114,7 @@ def _prepare(problem: Problem, max_candidates: int) -> _Prepared:
     profiles = [profile(h) for h in hs]
     types = [room_types(s.rooms) for s in problem.shelters]
     pools = [shared_pools(s.rooms) for s in problem.shelters]
-    caps = _shelter_caps(problem, types, pools)
+    caps = capacity_columns(problem, types, pools)
     has_room = (caps["total"] > 0) | (caps["shared_F"] > 0) | (caps["shared_M"] > 0)
 
     # Necessary condition for some room set to fit (lossless pruning before modelling); it
@@ -247,6 +221,7 @@ def _prepare(problem: Problem, max_candidates: int) -> _Prepared:
         truncated,
         pairs.truncated if pairs.truncated is not None else np.zeros(n_h, dtype=bool),
         table,
+        caps,
         bed_rooms,
         bed_wc_rooms,
     )
@@ -394,6 +369,8 @@ class _Budget:
     deterministic: bool
     deadline: float  # wall clock, perf_counter
     det_total: float
+    #: Do not start a stage with less time than this (CP-SAT's presolve alone needs it).
+    min_stage_s: float = 0.02
 
     def params(
         self, solver: cp_model.CpSolver, share: float, det_share: float, seed: int, workers: int
@@ -412,7 +389,7 @@ class _Budget:
             prm.max_time_in_seconds = max(1.0, 10 * self.det_total)
             return True
         left = self.deadline - time.perf_counter()
-        if left <= 0.02:
+        if left <= self.min_stage_s:
             return False
         prm.max_time_in_seconds = max(0.01, left * share)
         return True
@@ -420,7 +397,7 @@ class _Budget:
 
 def _solution(solver: cp_model.CpSolver, n: int) -> list[int]:
     sol = solver.response_proto.solution
-    return [int(sol[k]) for k in range(n)]
+    return [int(v) for v in list(sol)[:n]]
 
 
 def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
@@ -433,10 +410,13 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
     st = problem.settings
     workers = num_workers or max(1, min(8, os.cpu_count() or 1))
     # Keep a slice of the budget for building the plan and explaining the unplaced.
-    margin = min(0.15 * st.time_limit_s, 2.0 + 0.02 * len(problem.households) / 100)
+    # (measured: ~0.3 ms per household on a loaded 2-core machine, plus CP-SAT overrunning
+    # its limit a little on big models).
+    margin = min(0.2 * st.time_limit_s, 0.05 + 0.0006 * len(problem.households))
     budget = _Budget(st.deterministic, t0 + st.time_limit_s - margin, st.time_limit_s * 0.8)
 
     prep = _prepare(problem, MAX_CANDIDATES)
+    budget.min_stage_s = 0.02 + len(prep.cands) / 40_000
     hs = problem.households
     c = prep.cands
     n = len(c)
@@ -790,7 +770,7 @@ def _build_plan(problem: Problem, prep: _Prepared, values: list[int], t0: float)
                 )
             )
         else:
-            a = analyse(problem, h, table, max_options=1)
+            a = analyse(problem, h, table, max_options=1, caps=prep.caps)
             if a.code is not None:
                 unplaced.append(Unplaced(household=h.id, code=a.code, detail=a.detail))
             else:  # fits only a shelter the pruning dropped
