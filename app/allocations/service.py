@@ -339,6 +339,7 @@ def run_allocation(settings: Settings, actor: Principal | None = None, trigger: 
             run = s.get(AllocationRun, run_id, with_for_update=True)
             assert run is not None
             written = _write_plan(s, run, built, plan, settings, actor)
+            s.flush()  # the placements' INSERTs, inside the timed write
             t_end = time.perf_counter()
             run.status = plan.status
             run.version += 1
