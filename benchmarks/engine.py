@@ -99,6 +99,8 @@ def run_worker(args: argparse.Namespace) -> int:
         n_assigned=len(plan.assignments),
         stats=plan.stats.model_dump(),
     )
+    # Written before the check too: a check that overruns must not lose the solve's figures.
+    Path(args.result).write_text(json.dumps(result))
     t1 = time.perf_counter()
     errors = check(problem, plan)
     result.update(check_ok=not errors, violations=len(errors), first_violation=errors[:1])
@@ -149,6 +151,10 @@ def spawn(
     except subprocess.TimeoutExpired:
         proc.kill()  # only the child we started
         proc.wait()
+        if result_path.exists():  # the method finished; its check overran
+            out = json.loads(result_path.read_text())
+            out.update(check_ok=None, violations=0, first_violation=[])
+            return out
         return {"method": method, "error": f"killed after {budget:.0f} s"}
     finally:
         log.close()
@@ -201,7 +207,9 @@ def size_table(runs: list[Run], ours: dict[str, int] | None) -> list[str]:
             lines.append(f"| {name} | {why} | – | – | – | – | – | – | – | – |")
             continue
         total = sum(r["placed"].values())
-        chk = "pass" if r["check_ok"] else f"**{r['violations']} violations**"
+        chk = {True: "pass", None: "not finished"}.get(
+            r["check_ok"], f"**{r['violations']} violations**"
+        )
         lines.append(
             f"| {name} | {r['status']} | {tiers(r['placed'])} ({total}) | "
             f"{versus(r['placed'], ours) if run.method != 'solve' else '–'} | "
@@ -370,6 +378,22 @@ def bench_examples(report: list[str], raw: dict[str, Any]) -> None:
             )
 
 
+START, END = "<!-- engine-benchmarks:start -->", "<!-- engine-benchmarks:end -->"
+
+
+def write_section(path: Path, text: str) -> None:
+    """Replace only this script's section of ``path`` (others write other sections)."""
+    block = f"{START}\n{text}{END}\n"
+    old = path.read_text() if path.exists() else "# Benchmarks\n"
+    if START in old and END in old:
+        before, rest = old.split(START, 1)
+        after = rest.split(END, 1)[1].lstrip("\n")
+        new = before + block + ("\n" + after if after else "")
+    else:
+        new = old.rstrip("\n") + "\n\n" + block
+    path.write_text(new)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", default="departement,region,national,examples")
@@ -405,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
 
     cmd = "python benchmarks/engine.py " + " ".join(argv if argv is not None else sys.argv[1:])
     head = [
-        "# Engine benchmarks",
+        "## Engine",
         "",
         f"Measured {started:%Y-%m-%d %H:%M} UTC on commit `{m['commit']}` with `{cmd.strip()}`.",
         "",
@@ -422,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     text = "\n".join(head + body) + "\n"
     if args.out:
-        args.out.write_text(text)
+        write_section(args.out, text)
         print(f"wrote {args.out}")
     else:
         print(text)
