@@ -381,6 +381,7 @@ def run_allocation(settings: Settings, actor: Principal | None = None, trigger: 
                     + written.skipped_keep_apart,
                 },
             )
+        forget_latest()
         if settings.allocation_interval_s > 0:
             _store_after_fingerprint(settings, run_id)
         log.info(
@@ -417,6 +418,7 @@ def _mark_failed(run_id: str | None, actor: Principal | None, exc: Exception) ->
             run.finished_at = utcnow()
             run.error = f"{type(exc).__name__}: {exc}"[:1000]
             run.version += 1
+            forget_latest()
             record(
                 s,
                 actor,
@@ -472,6 +474,33 @@ def latest_version(session: Session) -> tuple[str, int] | None:
         .limit(1)
     ).first()
     return (row[0], row[1]) if row else None
+
+
+# The newest run's (id, version), remembered by this worker for at most POLL_VERSION_TTL_S
+# so that the dashboard's polls need no database at all most of the time. Forgotten at once
+# when this worker changes a run or its placements; another worker's change shows within
+# the TTL.
+POLL_VERSION_TTL_S = 1.0
+_MISS = object()
+_latest_seen: tuple[float, tuple[str, int] | None] | None = None
+
+
+def cached_latest_version() -> object:
+    """(id, version), None (no run yet) or ``_MISS``."""
+    seen = _latest_seen
+    if seen is None or seen[0] <= time.monotonic():
+        return _MISS
+    return seen[1]
+
+
+def remember_latest(version: tuple[str, int] | None) -> None:
+    global _latest_seen
+    _latest_seen = (time.monotonic() + POLL_VERSION_TTL_S, version)
+
+
+def forget_latest() -> None:
+    global _latest_seen
+    _latest_seen = None
 
 
 def run_etag(run_id: str, version: int) -> str:

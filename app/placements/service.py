@@ -78,6 +78,10 @@ def beds_for(room: FreeRoom, people: int) -> int:
 def bump_run_version(session: Session, allocation_id: str | None) -> None:
     """The dashboard's ETag of a run changes when one of its placements changes status."""
     if allocation_id is not None:
+        # Lazy import: the allocations service imports this module.
+        from app.allocations.service import forget_latest
+
+        forget_latest()
         session.execute(
             update(AllocationRun)
             .where(AllocationRun.id == allocation_id)
