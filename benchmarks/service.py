@@ -490,6 +490,34 @@ def report(res: dict[str, Any], args: argparse.Namespace) -> str:
         "commit, rendering the 200 answer and HTTP.",
         "",
     ]
+    over = a["api_s"] - a["engine_wall_s"]
+    p304, p200 = res["latest_304"], res["latest_200"]
+    verdicts = [
+        ("304 poll p99 ≤ 10 ms at 500 req/s", p304["p99_ms"] <= 10 and p304["rate"] >= 475),
+        ("full 200 p99 ≤ 50 ms", p200["p99_ms"] <= 50),
+        (
+            "POST /requests p99 ≤ 50 ms at 100 req/s, no error, no duplicate",
+            c["p99_ms"] <= 50 and c["errors"] == 0 and c["rows"] == c["distinct_keys"],
+        ),
+        (f"allocation within engine + 2 s (engine + {over:.2f} s)", over <= 2.0),
+    ]
+    lines += [
+        "Targets: "
+        + "; ".join(f"{name}: {'met' if ok else '**not met**'}" for name, ok in verdicts)
+        + ".",
+        "",
+        "Reading: the two cores are shared by wrk, both uvicorn workers, PostgreSQL and, on "
+        "the machine measured, other jobs (see the load average): tail latencies there are "
+        "dominated by waiting for a CPU and vary several-fold between repeated runs, while "
+        "the medians stay in milliseconds. A poll that changed nothing is answered from "
+        "memory on the event loop (each worker remembers the run's version for at most 1 s "
+        "and a token's check for 5 s); the full answer is rendered once per ETag and served "
+        "from memory. The engine's time is long because "
+        "`ALLOCATION_DETERMINISTIC=true` makes it count work rather than seconds; the "
+        "service's own part (lease, problem, locked re-check and write, answer) is what the "
+        "2 s target is about.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -538,7 +566,9 @@ def write_section(path: Path, section: str) -> None:
         body = text.rstrip("\n") + ("\n\n" if text.strip() else "") + section
     else:
         end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
+            # Up to the next heading or marker (another section's <!-- … --> is not ours).
+            (i for i in range(start + 1, len(lines)) if lines[i].startswith(("## ", "<!--"))),
+            len(lines),
         )
         gap = [""] if end < len(lines) else []
         new = section.rstrip("\n").splitlines()
