@@ -632,7 +632,7 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
                     status = run(
                         [people[v] if tier_of[v] == t else 0 for v in range(n)],
                         True,
-                        0.6 / (len(tiers) - k),
+                        0.8 / (len(tiers) - k),
                         0.55 / len(tiers),
                         f"people{t}",
                     )
