@@ -257,3 +257,57 @@ def test_roles_for_runs(client, session, auth) -> None:
     one = client.get(f"/api/v1/allocations/{page['items'][0]['id']}", headers=auth("viewer"))
     assert one.status_code == 200
     assert client.get("/api/v1/allocations/run_nope", headers=auth("viewer")).status_code == 404
+
+
+def test_two_runs_at_once_one_gets_409(client, session, auth, monkeypatch) -> None:
+    import threading
+    import time
+
+    import allocation
+    from app.allocations import service
+
+    make_shelter(session)
+    make_request(session)
+    session.commit()
+    real_solve = allocation.solve
+
+    def slow_solve(problem):
+        time.sleep(1.0)  # long enough for the other request to arrive meanwhile
+        return real_solve(problem)
+
+    monkeypatch.setattr(service.allocation, "solve", slow_solve)
+    headers = auth("operator")
+    codes: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def post() -> None:
+        barrier.wait()
+        codes.append(client.post("/api/v1/allocations", headers=headers).status_code)
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(codes) == [201, 409]
+    with get_sessionmaker()() as s:
+        assert len(s.scalars(select(AllocationRun)).all()) == 1
+
+
+def test_openapi_documents_the_workflow(client) -> None:
+    spec = client.get("/openapi.json").json()
+    for path in (
+        "/api/v1/allocations",
+        "/api/v1/allocations/latest",
+        "/api/v1/allocations/{allocation_id}",
+        "/api/v1/placements",
+        "/api/v1/placements/{placement_id}/decline",
+        "/api/v1/requests/{request_id}/options",
+        "/api/v1/requests/{request_id}/placements",
+        "/api/v1/audit",
+    ):
+        assert path in spec["paths"], path
+    proposal = spec["components"]["schemas"]["Proposal"]["properties"]
+    assert {"placement_id", "request_id", "shelter_id", "room_ids", "km", "expires_at"} <= set(
+        proposal
+    )
