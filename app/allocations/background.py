@@ -17,13 +17,22 @@ from app.allocations import service
 from app.core.config import Settings
 from app.core.db import get_sessionmaker
 from app.placements.service import expire_holds
+from app.requests.retention import purge_expired_detail
 
 log = structlog.get_logger(__name__)
+
+# Retention is counted in days: an hourly look is plenty, and cheap when there is nothing.
+RETENTION_CHECK_S = 3600.0
 
 
 def expire_once() -> int:
     with get_sessionmaker()() as session, session.begin():
         return expire_holds(session)
+
+
+def purge_once(settings: Settings) -> int:
+    with get_sessionmaker()() as session, session.begin():
+        return purge_expired_detail(session, settings.retention_days).requests
 
 
 def periodic_run_once(settings: Settings) -> str | None:
@@ -45,6 +54,8 @@ async def background_loop(settings: Settings, stop: asyncio.Event) -> None:
     tick = min(ticks)
     last_run = time.monotonic()
     last_expiry = time.monotonic()
+    # The first purge comes one tick after start-up, not an hour later.
+    last_purge = time.monotonic() - RETENTION_CHECK_S
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=tick)
@@ -58,6 +69,11 @@ async def background_loop(settings: Settings, stop: asyncio.Event) -> None:
                 expired = await asyncio.to_thread(expire_once)
                 if expired:
                     log.info("holds_expired", count=expired)
+            if now - last_purge >= RETENTION_CHECK_S:
+                last_purge = now
+                purged = await asyncio.to_thread(purge_once, settings)
+                if purged:
+                    log.info("retention_purged", requests=purged)
             if interval > 0 and now - last_run >= interval:
                 last_run = now
                 run_id = await asyncio.to_thread(periodic_run_once, settings)
