@@ -68,15 +68,22 @@ def check_assignment(
 
 
 def _resolve_rooms(
-    problem: Problem, s: Shelter, room_ids: list[str], errs: list[str], who: str
+    problem: Problem,
+    s: Shelter,
+    room_ids: list[str],
+    errs: list[str],
+    who: str,
+    where: dict[str, Shelter] | None = None,
 ) -> list[Room]:
-    where = {r.id: sh for sh in problem.shelters for r in sh.rooms}
     own = {r.id: r for r in s.rooms}
     rooms: list[Room] = []
     for rid in room_ids:
         if rid in own:
             rooms.append(own[rid])
-        elif rid in where:
+            continue
+        if where is None:  # only needed to word an error: built lazily
+            where = {r.id: sh for sh in problem.shelters for r in sh.rooms}
+        if rid in where:
             errs.append(
                 f"{who}: room {rid} belongs to shelter {where[rid].id}, not {s.id} (rule 1)"
             )
@@ -100,6 +107,7 @@ def check(problem: Problem, plan: Plan) -> list[str]:
         if hid not in seen:
             errs.append(f"household {hid} is missing from the plan")
 
+    room_home = {r.id: sh for sh in problem.shelters for r in sh.rooms}
     private_use: dict[str, list[str]] = {}
     shared_use: Counter[str] = Counter()
     placed_in: dict[str, Shelter] = {}
@@ -115,7 +123,7 @@ def check(problem: Problem, plan: Plan) -> list[str]:
             continue
         who = f"household {h.id} in {s.id}"
         local: list[str] = []
-        rooms = _resolve_rooms(problem, s, a.rooms, local, who)
+        rooms = _resolve_rooms(problem, s, a.rooms, local, who, room_home)
         errs += local
         if len(set(a.rooms)) != len(a.rooms):
             errs.append(f"{who}: a room is listed twice")
