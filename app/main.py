@@ -15,6 +15,7 @@ from app.core.config import get_settings
 from app.core.errors import install_error_handlers
 from app.core.health import router as health_router
 from app.core.logging import configure_logging
+from app.core.metrics import router as metrics_router
 from app.dashboard.router import router as dashboard_router
 from app.placements.router import router as placements_router
 from app.requests.router import router as requests_router
@@ -45,6 +46,7 @@ def create_app() -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(health_router)
+    app.include_router(metrics_router)
     for router in (
         auth_router,
         shelters_router,
