@@ -7,7 +7,7 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -53,6 +53,15 @@ class ProblemError(Exception):
         self.errors = errors
         self.headers = headers
         self.extra = extra
+
+
+class AnswerInstead(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Roll back this request's transaction and send ``response`` instead (an idempotent
+    retry that lost the race answers with the winner's stored response)."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__("answer instead")
+        self.response = response
 
 
 def problem_response(
@@ -105,6 +114,10 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=exc.headers,
             extra=exc.extra,
         )
+
+    @app.exception_handler(AnswerInstead)
+    async def _answer_instead(_: Request, exc: AnswerInstead) -> Response:
+        return exc.response
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -4,13 +4,14 @@ The same key with the same body (and the same method and path) returns the first
 again and creates nothing; the same key with another body is 422. Keys are scoped to the
 caller's token and stored in the database, so they hold across workers and replicas.
 
-How a concurrent duplicate is kept from creating a second object: the key is *claimed* (its
-row inserted, primary key ``(token_id, key)``) before the work is done, in the same
-transaction as the work. A second transaction inserting the same key blocks on PostgreSQL
-until the first commits and then fails with an IntegrityError (on SQLite, writers are
-serialised by ``BEGIN IMMEDIATE``, so the second simply finds the row); it then answers with
-the stored response. Only successful responses are stored: a failed write rolls back its
-claim with everything else, so a retry runs again.
+How a concurrent duplicate is kept from creating a second object: the key and its response
+are stored (primary key ``(token_id, key)``) in the same transaction as the work, with
+``INSERT ... ON CONFLICT DO NOTHING``. Of two transactions with the same key, the second's
+insert waits on PostgreSQL until the first commits and then inserts nothing; the second then
+rolls back its own work and answers with the stored response (on SQLite, writers are
+serialised by ``BEGIN IMMEDIATE``, so the second finds the row before doing anything). Only
+successful responses are stored: a failed write stores nothing, so a retry runs again. Each
+write costs one statement more than without a key.
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ from typing import Annotated, Any
 from fastapi import Header, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.auth.dependencies import Principal
-from app.core.errors import ProblemError
+from app.core.db import utcnow
+from app.core.errors import AnswerInstead, ProblemError
 from app.core.http import make_etag
 from app.core.idempotency_models import IdempotencyRecord
 
@@ -94,6 +97,25 @@ def _find(session: Session, token_id: str, key: str) -> IdempotencyRecord | None
     )
 
 
+def _claim(session: Session, record: IdempotencyRecord) -> bool:
+    """Store the key with its response; False if another transaction stored it first.
+
+    ``ON CONFLICT DO NOTHING``: on PostgreSQL a concurrent insert of the same key waits for
+    the other transaction, then does nothing if it committed. One statement, no savepoint.
+    """
+    table = IdempotencyRecord.__table__
+    values = {c.name: getattr(record, c.name) for c in table.columns}
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = (
+        insert(table)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["token_id", "key"])
+        .returning(table.c.key)
+    )
+    return session.execute(stmt).first() is not None
+
+
 def run_idempotent(
     session: Session,
     principal: Principal,
@@ -111,34 +133,27 @@ def run_idempotent(
         return _response(status, payload)
     _check_key(key)
     fingerprint = request_fingerprint(request.method, request.url.path, body)
+    # A retry of a committed write is answered before any work: the work itself might now
+    # refuse (a second cancel is a 409) where the client must see the first answer again.
     existing = _find(session, principal.token_id, key)
     if existing is not None:
         return _replay(existing, fingerprint)
-    claim = IdempotencyRecord(
+    status, payload = work()
+    stored = IdempotencyRecord(
         token_id=principal.token_id,
         key=key,
         method=request.method.upper(),
         path=request.url.path[:500],
         request_hash=fingerprint,
-        response_status=0,
-        response_body={},
+        response_status=status,
+        response_body=payload,
+        created_at=utcnow(),
     )
-    try:
-        # A savepoint: losing the race must not spoil the rest of the transaction.
-        with session.begin_nested():
-            session.add(claim)
-            session.flush()
-    except IntegrityError:
-        # Another transaction claimed the key and has committed by now (PostgreSQL made us
-        # wait for it): answer with what it stored.
-        winner = _find(session, principal.token_id, key)
-        if winner is None or winner.response_status == 0:
-            raise ProblemError(
-                409, "A request with this Idempotency-Key is still in progress; retry."
-            ) from None
-        return _replay(winner, fingerprint)
-    status, payload = work()
-    claim.response_status = status
-    claim.response_body = payload
-    session.flush()
-    return _response(status, payload)
+    if _claim(session, stored):
+        return _response(status, payload)
+    # A concurrent duplicate committed first: undo this transaction's work (the whole
+    # transaction rolls back) and answer with the first response.
+    winner = _find(session, principal.token_id, key)
+    if winner is None:
+        raise ProblemError(409, "A request with this Idempotency-Key is in progress; retry.")
+    raise AnswerInstead(_replay(winner, fingerprint))
