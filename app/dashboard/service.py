@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from allocation.models import ADULT_AGE, PRIORITIES
+from allocation.rules import CRIB_AGE
 from app.allocations.models import AllocationRun
 from app.core.config import Settings
 from app.dashboard import schemas as s
@@ -27,9 +29,6 @@ from app.shelters.service import snap
 
 EXPIRING_WITHIN_MINUTES = 30
 WAITING_LIST_LIMIT = 200
-PRIORITIES = (4, 3, 2, 1)
-ADULT_AGE = 18
-CRIB_AGE = 3
 
 UNPLACED_REASONS = {
     "no_eligible_shelter": "No shelter accepts this household (eligibility, distance or safety).",

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from app.audit.service import record
 from app.core.db import utcnow
-from app.requests.models import PlacementRequest, RequestStatus
 from app.requests.schemas import RequestCreate
+from app.requests.service import new_request
 from app.shelters.models import Room, Shelter
 from app.shelters.schemas import ShelterCreate
 
@@ -69,21 +69,10 @@ def load_demo(session: Session) -> dict[str, int]:
             {"request_id": ids_by_key[k["key"]], "km": k["km"]} for k in item.get("keep_apart", [])
         ]
         data = RequestCreate.model_validate(body)
-        req = PlacementRequest(
-            reference=data.reference,
-            status=RequestStatus.pending.value,
-            priority=data.priority,
+        req = new_request(
+            data,
             waiting_since=now - timedelta(minutes=item["minutes_waiting"]),
-            origin_lat=data.origin.lat,
-            origin_lon=data.origin.lon,
-            max_km=data.max_km,
-            members=[m.model_dump() for m in data.members],
-            needs=data.needs.model_dump(),
-            avoid=[a.model_dump() for a in data.avoid],
-            excluded_shelters=list(data.excluded_shelters),
-            keep_apart=[k.model_dump() for k in data.keep_apart],
             created_by="demo",
-            version=1,
         )
         session.add(req)
         session.flush()

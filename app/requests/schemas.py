@@ -14,7 +14,6 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from app.requests.models import RequestStatus
 from app.shelters.schemas import LanguageCode, Latitude, Longitude
 
-ADULT_AGE = 18
 Km = Annotated[float, Field(ge=0, le=2000, allow_inf_nan=False)]
 
 

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from allocation.models import ADULT_AGE
 from app.audit.service import record
 from app.auth.dependencies import Principal
 from app.core.db import utcnow
 from app.core.errors import ProblemError, not_found, validation_problem
 from app.requests.models import OPEN_STATUSES, PlacementRequest, RequestStatus
-from app.requests.schemas import ADULT_AGE, RequestCreate, RequestOut
+from app.requests.schemas import RequestCreate, RequestOut
 from app.shelters.models import Shelter
 
 # A clock a few minutes ahead on the operator's PC must not make a request invalid.
@@ -59,14 +60,15 @@ def check_request(session: Session, data: RequestCreate) -> None:
         raise validation_problem(errors)
 
 
-def create_request(session: Session, principal: Principal, data: RequestCreate) -> PlacementRequest:
-    check_request(session, data)
-    now = utcnow()
-    req = PlacementRequest(
+def new_request(
+    data: RequestCreate, *, waiting_since: datetime, created_by: str | None
+) -> PlacementRequest:
+    """The row for a validated household (the API and the demo loader both build it here)."""
+    return PlacementRequest(
         reference=data.reference,
         status=RequestStatus.pending.value,
         priority=data.priority,
-        waiting_since=data.waiting_since or now,
+        waiting_since=waiting_since,
         origin_lat=data.origin.lat,
         origin_lon=data.origin.lon,
         max_km=data.max_km,
@@ -75,10 +77,15 @@ def create_request(session: Session, principal: Principal, data: RequestCreate) 
         avoid=[a.model_dump() for a in data.avoid],
         excluded_shelters=list(data.excluded_shelters),
         keep_apart=[k.model_dump() for k in data.keep_apart],
-        created_by=principal.token_id,
+        created_by=created_by,
         version=1,
-        created_at=now,
-        updated_at=now,
+    )
+
+
+def create_request(session: Session, principal: Principal, data: RequestCreate) -> PlacementRequest:
+    check_request(session, data)
+    req = new_request(
+        data, waiting_since=data.waiting_since or utcnow(), created_by=principal.token_id
     )
     session.add(req)
     session.flush()
