@@ -28,6 +28,7 @@ import numpy.typing as npt
 from ortools.sat.python import cp_model
 
 from .geo import haversine_matrix
+from .lpbound import TierLP
 from .models import (
     PRIORITIES,
     Assignment,
@@ -57,7 +58,10 @@ from .rules import (
 )
 
 #: Above this many candidates the model keeps only the nearest shelters per household.
-MAX_CANDIDATES = int(os.environ.get("ABRI_MAX_CANDIDATES", "60000"))
+MAX_CANDIDATES = int(os.environ.get("ABRI_MAX_CANDIDATES", "100000"))
+#: The LP bound is built on the full candidate set only up to this many candidates (GLOP:
+#: measured ~0.7 s to build and ~0.1 s per tier at 57k candidates).
+LP_MAX_CANDIDATES = 400_000
 #: Fewest shelters kept per household when pruning.
 MIN_NEAREST = 4
 #: Tier weights above this switch stage 1 to one CP-SAT stage per priority tier: big
@@ -373,6 +377,14 @@ class _Budget:
     det_total: float
     #: Do not start a stage with less time than this (CP-SAT's presolve alone needs it).
     min_stage_s: float = 0.02
+    #: Deterministic mode only: a stage was stopped (or skipped) by the wall clock, not by
+    #: its work budget, so a replay on a less loaded machine may find another plan.
+    cut_by_wall: bool = False
+    _wall_cap: float = 0.0
+
+    def lp_time_left(self) -> bool:
+        """Enough wall time left to try an LP bound (GLOP is deterministic either way)."""
+        return self.deadline - time.perf_counter() > 2 * self.min_stage_s
 
     def params(
         self, solver: cp_model.CpSolver, share: float, det_share: float, seed: int, workers: int
@@ -382,19 +394,33 @@ class _Budget:
         prm.random_seed = seed
         prm.num_workers = workers
         prm.log_search_progress = False
+        left = self.deadline - time.perf_counter()
         if self.deterministic:
             # Deterministic time does not depend on machine load, and one worker makes the
             # search itself reproducible (interleaved parallel search measured 4x slower).
             prm.num_workers = 1
             prm.max_deterministic_time = max(0.05, self.det_total * det_share)
-            # Safety net only under extreme load; far above the nominal budget.
-            prm.max_time_in_seconds = max(1.0, 10 * self.det_total)
+            # The time limit is a hard wall-clock cap in every mode (an operator cannot wait):
+            # the work budget is calibrated to end well inside it; this cap is the safety net.
+            if left <= self.min_stage_s:
+                self.cut_by_wall = True
+                return False
+            self._wall_cap = max(0.01, left)
+            prm.max_time_in_seconds = self._wall_cap
             return True
-        left = self.deadline - time.perf_counter()
         if left <= self.min_stage_s:
             return False
         prm.max_time_in_seconds = max(0.01, left * share)
         return True
+
+    def after(self, solver: cp_model.CpSolver, status: int) -> None:
+        """Deterministic mode: note whether the wall clock, not the work budget, stopped it."""
+        if (
+            self.deterministic
+            and status not in (cp_model.OPTIMAL, cp_model.INFEASIBLE)
+            and solver.wall_time >= 0.97 * self._wall_cap
+        ):
+            self.cut_by_wall = True
 
 
 def _solution(solver: cp_model.CpSolver, n: int) -> list[int]:
@@ -402,35 +428,25 @@ def _solution(solver: cp_model.CpSolver, n: int) -> list[int]:
     return [int(v) for v in list(sol)[:n]]
 
 
-def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
-    """Plan the night for ``problem`` within ``problem.settings.time_limit_s`` (all included).
+@dataclass
+class _Row:
+    """One constraint ``Σ coeffs·x[vars] ≤ ub`` of the model (all rules are of this form)."""
 
-    Pure and thread-safe; CPU-bound (run it in a worker thread from async code).
-    ``num_workers`` defaults to the machine's cores (at most 8).
-    """
-    t0 = time.perf_counter()
-    st = problem.settings
-    workers = num_workers or max(1, min(8, os.cpu_count() or 1))
-    # Keep a slice of the budget for building the plan and explaining the unplaced.
-    # (measured: ~0.3 ms per household on a loaded 2-core machine, plus CP-SAT overrunning
-    # its limit a little on big models).
-    margin = min(0.2 * st.time_limit_s, 0.05 + 0.0006 * len(problem.households))
-    # Deterministic budget in CP-SAT work units (single worker): measured ~1 unit per wall
-    # second on this 2-core machine under load; 70 % of the limit leaves room for the rest.
-    budget = _Budget(st.deterministic, t0 + st.time_limit_s - margin, st.time_limit_s * 0.7)
+    vars: list[int]
+    coeffs: list[int]
+    ub: int
+    keep_apart: bool = False
 
-    prep = _prepare(problem, MAX_CANDIDATES)
-    budget.min_stage_s = 0.02 + len(prep.cands) / 40_000
+
+def _rows(problem: Problem, prep: _Prepared, ka: dict[tuple[int, int], float]) -> list[_Row]:
+    """Rules 1–3 and 8 on the prepared candidates, as rows shared by CP-SAT and the LP bound."""
     hs = problem.households
     c = prep.cands
     n = len(c)
-    ka = keep_apart_pairs(problem)
-
-    model = cp_model.CpModel()
-    x = [model.new_bool_var(f"x{v}") for v in range(n)]
-    for _i, vs in enumerate(prep.by_household):
+    rows: list[_Row] = []
+    for vs in prep.by_household:
         if len(vs) > 1:
-            model.add_at_most_one(x[v] for v in vs)
+            rows.append(_Row(list(vs), [1] * len(vs), 1))
     # Capacity: rooms per (shelter, type), beds per (shelter, sex pool).
     type_use: dict[tuple[int, int], list[tuple[int, int]]] = {}
     pool_use: dict[tuple[int, str], list[int]] = {}
@@ -460,36 +476,31 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
     for (j, t), uses in type_use.items():
         cap = prep.types[j][t].count
         if sum(k for _, k in uses) > cap:
-            model.add(
-                cp_model.LinearExpr.weighted_sum([x[v] for v, _ in uses], [k for _, k in uses])
-                <= cap
-            )
+            rows.append(_Row([v for v, _ in uses], [k for _, k in uses], cap))
     # One-person households in "any room with a bed": with families' rooms, Hall's condition
     # for two nested classes (wheelchair users need wheelchair rooms, others take any).
     for j, vs in any_use.items():
         fam = [(v, nb) for v, nb, _ in fam_bed.get(j, []) if nb]
-        model.add(
-            cp_model.LinearExpr.weighted_sum(
-                [x[v] for v, _ in fam] + [x[v] for v in vs], [nb for _, nb in fam] + [1] * len(vs)
-            )
-            <= prep.bed_rooms[j]
+        rows.append(
+            _Row([v for v, _ in fam] + vs, [nb for _, nb in fam] + [1] * len(vs), prep.bed_rooms[j])
         )
     for j, vs in any_wc_use.items():
         fam = [(v, nw) for v, _, nw in fam_bed.get(j, []) if nw]
-        model.add(
-            cp_model.LinearExpr.weighted_sum(
-                [x[v] for v, _ in fam] + [x[v] for v in vs], [nw for _, nw in fam] + [1] * len(vs)
+        rows.append(
+            _Row(
+                [v for v, _ in fam] + vs,
+                [nw for _, nw in fam] + [1] * len(vs),
+                prep.bed_wc_rooms[j],
             )
-            <= prep.bed_wc_rooms[j]
         )
     for (j, sex), vs in pool_use.items():
         cap = prep.pools[j][sex].beds
         if len(vs) > cap:
-            model.add(sum(x[v] for v in vs) <= cap)
+            rows.append(_Row(vs, [1] * len(vs), cap))
     for (j, sex), vs in pool_wc_use.items():
         cap = prep.pools[j][sex].wheelchair_beds
         if len(vs) > cap:
-            model.add(sum(x[v] for v in vs) <= cap)
+            rows.append(_Row(vs, [1] * len(vs), cap))
     # Rule 8: for each shelter a of one side, "at a" + "at any conflicting b" ≤ 1.
     by_hs: list[dict[int, list[int]]] = [{} for _ in hs]
     for v in range(n):
@@ -503,10 +514,52 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
         for ia, ja in enumerate(sa):
             conflict = [jb for ib, jb in enumerate(sb) if jb == ja or d[ia, ib] < km]
             if conflict:
-                terms = [x[v] for v in by_hs[a][ja]]
+                terms = list(by_hs[a][ja])
                 for jb in conflict:
-                    terms += [x[v] for v in by_hs[b][jb]]
-                model.add(sum(terms) <= 1)
+                    terms += by_hs[b][jb]
+                rows.append(_Row(terms, [1] * len(terms), 1, keep_apart=True))
+    return rows
+
+
+def _build_model(n: int, rows: list[_Row]) -> tuple[cp_model.CpModel, list[cp_model.IntVar]]:
+    """The CP-SAT model of the rows (no objective)."""
+    model = cp_model.CpModel()
+    x = [model.new_bool_var(f"x{v}") for v in range(n)]
+    for r in rows:
+        if r.ub == 1 and all(k == 1 for k in r.coeffs):
+            model.add_at_most_one(x[v] for v in r.vars)
+        else:
+            model.add(cp_model.LinearExpr.weighted_sum([x[v] for v in r.vars], r.coeffs) <= r.ub)
+    return model, x
+
+
+def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
+    """Plan the night for ``problem`` within ``problem.settings.time_limit_s`` (all included).
+
+    Pure and thread-safe; CPU-bound (run it in a worker thread from async code).
+    ``num_workers`` defaults to the machine's cores (at most 8).
+    """
+    t0 = time.perf_counter()
+    st = problem.settings
+    workers = num_workers or max(1, min(8, os.cpu_count() or 1))
+    # Keep a slice of the budget for building the plan and explaining the unplaced.
+    # (measured: ~0.3 ms per household on a loaded 2-core machine, plus CP-SAT overrunning
+    # its limit a little on big models).
+    margin = min(0.2 * st.time_limit_s, 0.05 + 0.0006 * len(problem.households))
+    # Deterministic budget in CP-SAT work units (single worker): measured 1–1.8 wall seconds
+    # per unit at département size on this 2-core machine, plus ~1.5 s of model and LP
+    # building: 40 % of the limit ends well inside it; the wall cap is the safety net.
+    budget = _Budget(st.deterministic, t0 + st.time_limit_s - margin, st.time_limit_s * 0.4)
+
+    prep = _prepare(problem, MAX_CANDIDATES)
+    budget.min_stage_s = 0.02 + len(prep.cands) / 40_000
+    hs = problem.households
+    c = prep.cands
+    n = len(c)
+    ka = keep_apart_pairs(problem)
+
+    rows = _rows(problem, prep, ka)
+    model, x = _build_model(n, rows)
 
     # Objective terms.
     people = [prep.profiles[c.h[v]].size for v in range(n)]
@@ -587,13 +640,20 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
         expr = cp_model.LinearExpr.weighted_sum(x, coeffs)
         if not budget.params(solver, share, det_share, seed, workers):
             return None
+        # Level-1 stages: probing is most of the presolve on these models and did not pay
+        # (measured at département size: 336 reached at 3.6 s instead of 9.9 s).
+        solver.parameters.cp_model_probing_level = 0 if name.startswith("people") else 2
         if maximize:
             model.maximize(expr)
         else:
             model.minimize(expr)
         hint(current)
         status = solver.solve(model)
-        stages_run.append(f"{name}:{solver.status_name(status).lower()}")
+        budget.after(solver, status)
+        stages_run.append(
+            f"{name}:{solver.status_name(status).lower()}:{solver.wall_time:.1f}s"
+            f"/{solver.parameters.max_time_in_seconds:.1f}s"
+        )
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             new = _solution(solver, n)
             old_val = sum(coeffs[v] for v in range(n) if current[v])
@@ -605,30 +665,73 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
             current = to_values(_greedy(problem, prep, ka, to_chosen(current)))
         return status
 
+    # LP relaxation on the full candidate set (never a pruned one): a valid bound per tier.
+    lp: TierLP | None = None
+    if (
+        n
+        and not prep.truncated
+        and n <= LP_MAX_CANDIDATES
+        # Measured ~80k candidates per second to build; keep it a small share of the budget.
+        and n / 80_000 < 0.2 * (budget.deadline - time.perf_counter())
+    ):
+        lp = TierLP(
+            n, [(r.vars, r.coeffs, r.ub) for r in rows if not r.keep_apart], people, tier_of
+        )
+    proven: dict[int, bool] = {}
+
+    def lp_bound(t: int, got: dict[int, int]) -> int | None:
+        """LP bound on tier t for any plan lexicographically ≥ ``got`` on the tiers above.
+
+        Proven tiers above are pinned at their value (every such plan has exactly it); the
+        highest unproven one at ≥ its value; the ones below it are left free (a plan better
+        on that tier may place anything there).
+        """
+        if lp is None or not budget.lp_time_left():
+            return None
+        pins: dict[int, int] = {}
+        for u in sorted(PRIORITIES, reverse=True):
+            if u <= t:
+                break
+            pins[u] = got[u]
+            if not proven.get(u, False):
+                break
+        return lp.maximise_tier(t, pins, budget.deadline)
+
     if n:
         top = sum(weights[t] * ub[t] for t in PRIORITIES)
         if top <= MAX_TIER_WEIGHT:
             level1 = [weights[tier_of[v]] * people[v] for v in range(n)]
             status = run(level1, True, 0.6, 0.55, "people")
             got = tier_values(current)
-            if status == cp_model.OPTIMAL:
-                level1_optimal = not prep.truncated
-                if level1_optimal:
-                    bound_people = dict(got)
+            if status == cp_model.OPTIMAL and not prep.truncated:
+                proven = dict.fromkeys(PRIORITIES, True)
+                bound_people = dict(got)
             elif status == cp_model.FEASIBLE and not prep.truncated:
                 bound_people = _split_bound(int(solver.best_objective_bound), weights, ub, got)
             for t in PRIORITIES:
                 model.add(tier_expr[t] >= got[t])
         else:
-            all_optimal = True
             tiers = [t for t in PRIORITIES if ub[t] > 0]
             for k, t in enumerate(tiers):
                 status: int | None
-                if tier_values(current)[t] >= ub[t]:
-                    # The plan already places every person of this tier who fits alone.
+                got = tier_values(current)
+                above = all(proven.get(u, False) for u in PRIORITIES if u > t)
+                # The stage's model pins every tier above at ≥ its value, like this LP.
+                b = (
+                    lp.maximise_tier(t, {u: got[u] for u in PRIORITIES if u > t}, budget.deadline)
+                    if lp is not None and budget.lp_time_left()
+                    else None
+                )
+                if b is None and lp is not None and st.deterministic:
+                    budget.cut_by_wall = True  # the plan now depends on the clock
+                cap = ub[t] if b is None else min(ub[t], b)
+                if got[t] >= cap:
+                    # Every person of this tier who fits alone, or the LP bound: nothing to do.
                     status = cp_model.OPTIMAL
-                    stages_run.append(f"people{t}:at_upper_bound")
+                    stages_run.append(f"people{t}:at_{'upper' if b is None else 'lp'}_bound")
                 else:
+                    # A valid cut: CP-SAT stops as soon as a plan reaches the LP bound.
+                    model.add(tier_expr[t] <= cap)
                     status = run(
                         [people[v] if tier_of[v] == t else 0 for v in range(n)],
                         True,
@@ -637,14 +740,30 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
                         f"people{t}",
                     )
                 got_t = tier_values(current)[t]
-                if status == cp_model.OPTIMAL and all_optimal and not prep.truncated:
+                ok = (status == cp_model.OPTIMAL and not prep.truncated) or got_t >= cap
+                proven[t] = above and ok
+                if proven[t]:
                     bound_people[t] = got_t
-                else:
-                    if status == cp_model.FEASIBLE and all_optimal and not prep.truncated:
-                        bound_people[t] = min(ub[t], int(solver.best_objective_bound))
-                    all_optimal = False
+                elif above:
+                    if status == cp_model.FEASIBLE and not prep.truncated:
+                        bound_people[t] = min(cap, int(solver.best_objective_bound))
+                    else:
+                        bound_people[t] = cap if b is not None else bound_people[t]
                 model.add(tier_expr[t] >= got_t)
-            level1_optimal = all_optimal and not prep.truncated
+        # Certify (or bound) with the LP what the stages left open: tiers below an unproven
+        # one get an LP bound that is valid whatever the higher tiers end up being.
+        got = tier_values(current)
+        for t in sorted(PRIORITIES, reverse=True):
+            above = all(proven.get(u, False) for u in PRIORITIES if u > t)
+            if proven.get(t, False):
+                continue
+            b = lp_bound(t, got)
+            if b is not None:
+                bound_people[t] = min(bound_people[t], b)
+            proven[t] = above and (got[t] >= bound_people[t])
+            if proven[t]:
+                bound_people[t] = got[t]
+        level1_optimal = all(proven.get(t, False) for t in PRIORITIES)
         got = tier_values(current)
         if any(waits):
             run(fair_coeffs, True, 0.34, 0.15, "fairness")
@@ -655,6 +774,7 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
     else:
         level1_optimal = True
         bound_people = dict.fromkeys(PRIORITIES, 0)
+        lp = None
 
     plan = _build_plan(problem, prep, current if found else [0] * n, t0)
     got = {int(k): v for k, v in plan.objective.people_placed_by_priority.items()}
@@ -670,6 +790,8 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
         pruned=prep.truncated,
         stages=stages_run,
         deterministic=st.deterministic,
+        deterministic_cut_by_wall_clock=st.deterministic and budget.cut_by_wall,
+        lp_bound=lp is not None,
     )
     return plan
 

@@ -1,0 +1,80 @@
+"""Upper bounds on level 1 from the LP relaxation of the model (GLOP).
+
+A relaxation of a maximisation bounds it from above: the 0/1 candidates become ``0 ≤ y ≤ 1``
+and rule 8 (keep apart) may be dropped. Built on *all* candidates (never the pruned set), the
+floored LP value bounds what any valid plan places, so a plan reaching it is proven optimal
+for that tier even when CP-SAT ran on a restricted model or stopped early.
+
+The LP is solved once per tier, most urgent first, with the tiers above constrained to at
+least what the plan achieved (valid for the lexicographic optimum; see ``tier_bounds``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+
+from ortools.linear_solver import pywraplp
+
+#: GLOP's objective is a float: tolerate this much before flooring (people are integers and
+#: far below 1e5, so a relative 1e-9 error stays well under it).
+FLOOR_TOL = 1e-6
+
+
+class TierLP:
+    """The LP relaxation of rules 1–3 (and optionally 8) with one objective per tier."""
+
+    def __init__(
+        self,
+        n: int,
+        rows: Sequence[tuple[Sequence[int], Sequence[int], int]],
+        people: Sequence[int],
+        tier: Sequence[int],
+    ) -> None:
+        self.solver = pywraplp.Solver.CreateSolver("GLOP")
+        if self.solver is None:  # pragma: no cover - GLOP ships with OR-Tools
+            raise RuntimeError("GLOP unavailable")
+        s = self.solver
+        self.y = [s.NumVar(0.0, 1.0, "") for _ in range(n)]
+        inf = s.infinity()
+        for vs, ks, ub in rows:
+            ct = s.Constraint(-inf, float(ub))
+            for v, k in zip(vs, ks, strict=True):
+                ct.SetCoefficient(self.y[v], float(k))
+        self.people = people
+        self.tier = tier
+        # One "people of tier t ≥ lb" row per tier, inactive (lb = 0) until pinned.
+        self.tier_rows: dict[int, pywraplp.Constraint] = {}
+        for t in sorted(set(tier)):
+            ct = s.Constraint(0.0, inf)
+            for v in range(n):
+                if tier[v] == t:
+                    ct.SetCoefficient(self.y[v], float(people[v]))
+            self.tier_rows[t] = ct
+
+    def maximise_tier(
+        self, t: int, at_least: dict[int, int], deadline: float | None = None
+    ) -> int | None:
+        """⌊max people of tier t⌋ s.t. tier u ≥ at_least[u]; None if GLOP did not finish.
+
+        An infeasible LP (cannot happen with at_least taken from a valid plan) also gives None.
+        """
+        s = self.solver
+        for u, ct in self.tier_rows.items():
+            ct.SetLb(float(at_least.get(u, 0)))
+        obj = s.Objective()
+        obj.Clear()
+        for v, (p, u) in enumerate(zip(self.people, self.tier, strict=True)):
+            if u == t:
+                obj.SetCoefficient(self.y[v], float(p))
+        obj.SetMaximization()
+        if deadline is not None:
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                return None
+            s.SetTimeLimit(max(1, int(left * 1000)))
+        status = s.Solve()
+        if status != pywraplp.Solver.OPTIMAL:
+            return None
+        return math.floor(obj.Value() + FLOOR_TOL)

@@ -1,0 +1,89 @@
+"""The LP bound (valid on every small random problem), honest statuses, the wall-clock cap."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from allocation import check, solve
+from allocation import solver as solver_mod
+from allocation.generate import generate_problem
+from allocation.lpbound import TierLP
+from allocation.models import Problem
+from allocation.rules import keep_apart_pairs
+
+from .builders import WOMAN, household, member, problem, room, shelter
+from .test_properties import brute_level1, problems
+
+
+def _lp(prob: Problem) -> TierLP:
+    prep = solver_mod._prepare(prob, 10**9)
+    rows = solver_mod._rows(prob, prep, keep_apart_pairs(prob))
+    c = prep.cands
+    people = [prep.profiles[c.h[v]].size for v in range(len(c))]
+    tier = [prob.households[c.h[v]].priority for v in range(len(c))]
+    return TierLP(
+        len(c), [(r.vars, r.coeffs, r.ub) for r in rows if not r.keep_apart], people, tier
+    )
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems(max_h=3, max_s=2))
+def test_lp_bound_is_above_the_lexicographic_optimum(prob: Problem) -> None:
+    best = dict(zip((4, 3, 2, 1), brute_level1(prob), strict=True))
+    lp = _lp(prob)
+    pins: dict[int, int] = {}
+    for t in (4, 3, 2, 1):
+        b = lp.maximise_tier(t, pins)
+        assert b is not None and b >= best[t]
+        pins[t] = best[t]  # the optimum's own values above: still feasible for the LP
+
+
+def test_lp_bound_is_exact_on_an_integral_problem() -> None:
+    # Two rooms of 2 beds, three couples of priority 3 and one single of priority 4:
+    # the LP optimum is integral and equals the true one.
+    couple = [member(30, "F"), member(31, "M")]
+    prob = problem(
+        [shelter("A", rooms=[room("A1", 2), room("A2", 2)])],
+        [household(f"C{i}", couple, priority=3) for i in range(3)]
+        + [household("W", WOMAN, priority=4)],
+        max_rooms_per_household=1,
+    )
+    lp = _lp(prob)
+    assert lp.maximise_tier(4, {}) == 1
+    assert lp.maximise_tier(3, {4: 1}) == 2
+    plan = solve(prob)
+    assert plan.status == "optimal"
+    assert plan.bound.people_placed_by_priority == {"4": 1, "3": 2, "2": 0, "1": 0}
+
+
+def test_pruned_problem_certified_by_its_bound_is_optimal(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Plenty of room: everybody fits, so the bound (everyone who fits alone) certifies the
+    # plan even though the model kept only the nearest shelters per household.
+    monkeypatch.setattr(solver_mod, "MAX_CANDIDATES", 8)
+    shelters = [
+        shelter(f"S{j}", km=j, rooms=[room(f"S{j}-R{k}", 4) for k in range(4)]) for j in range(8)
+    ]
+    hs = [household(f"H{i}", WOMAN, priority=1 + i % 4) for i in range(6)]
+    prob = problem(shelters, hs)
+    plan = solve(prob)
+    assert check(prob, plan) == []
+    assert plan.stats.model_extra is not None and plan.stats.model_extra["pruned"] is True
+    assert plan.status == "optimal"
+    assert plan.bound.people_placed_by_priority == plan.objective.people_placed_by_priority
+    assert len(plan.assignments) == 6
+
+
+def test_deterministic_mode_respects_the_wall_clock() -> None:
+    gen = generate_problem(150, 600, seed=0, region="hainaut")
+    st = gen.settings.model_copy(update={"deterministic": True, "time_limit_s": 3})
+    prob = gen.model_copy(update={"settings": st})
+    t0 = time.perf_counter()
+    plan = solve(prob)
+    wall = time.perf_counter() - t0
+    # Generous margin (CI machine, plan building): the cap is the point, not the speed.
+    assert wall < 3 + 2.0
+    assert check(prob, plan) == []
+    assert isinstance(plan.stats.model_extra["deterministic_cut_by_wall_clock"], bool)
