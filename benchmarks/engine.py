@@ -24,7 +24,7 @@ import resource
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -399,6 +399,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", default="departement,region,national,examples")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, help="write the Markdown report here (else stdout)")
+    p.add_argument(
+        "--naive-cap", type=float, help="cap the naive CP-SAT model's limit (seconds) per size"
+    )
     p.add_argument("--worker", choices=("solve", "greedy", "naive"), help=argparse.SUPPRESS)
     p.add_argument("--problem", help=argparse.SUPPRESS)
     p.add_argument("--result", help=argparse.SUPPRESS)
@@ -422,7 +425,10 @@ def main(argv: list[str] | None = None) -> int:
         if name == "examples":
             bench_examples(body, raw)
         else:
-            bench_size(SIZES[name], args.seed, body, raw)
+            size = SIZES[name]
+            if args.naive_cap is not None and size.naive_limit_s is not None:
+                size = replace(size, naive_limit_s=min(size.naive_limit_s, args.naive_cap))
+            bench_size(size, args.seed, body, raw)
     load_after = os.getloadavg()
     raw["loadavg"] = [load_before, load_after]
     (OUT_DIR / "results.json").write_text(json.dumps(raw, indent=1, default=str))
