@@ -370,6 +370,10 @@ def _greedy(
     return chosen
 
 
+#: Share of the remaining time given to each people-per-tier stage (see its use).
+TIER_STAGE_SHARE = 0.75
+
+
 @dataclass
 class _Budget:
     deterministic: bool
@@ -712,7 +716,7 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
                 model.add(tier_expr[t] >= got[t])
         else:
             tiers = [t for t in PRIORITIES if ub[t] > 0]
-            for k, t in enumerate(tiers):
+            for t in tiers:
                 status: int | None
                 got = tier_values(current)
                 above = all(proven.get(u, False) for u in PRIORITIES if u > t)
@@ -735,7 +739,11 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
                     status = run(
                         [people[v] if tier_of[v] == t else 0 for v in range(n)],
                         True,
-                        0.8 / (len(tiers) - k),
+                        # Most of what is left: a tier below an unproven one cannot be proven,
+                        # and a stage stops early once it reaches the LP bound (measured on
+                        # generated départements: tier 3 proven in 3.4-4.5 s with 0.75 where an
+                        # even split left it open and the lower stages found nothing better).
+                        TIER_STAGE_SHARE,
                         0.55 / len(tiers),
                         f"people{t}",
                     )
