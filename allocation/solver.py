@@ -637,11 +637,24 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
         return out
 
     def run(
-        coeffs: list[int], maximize: bool, share: float, det_share: float, name: str
+        coeffs: list[int],
+        maximize: bool,
+        share: float,
+        det_share: float,
+        name: str,
+        below_tier: int | None = None,
     ) -> int | None:
-        """Optimise Σ coeffs·x; keep CP-SAT's plan if it is no worse than `current` on it."""
+        """Optimise Σ coeffs·x; keep CP-SAT's plan if it is no worse than `current` on it.
+
+        ``below_tier``: candidates of lower tiers are fixed to 0 for this stage only. That
+        leaves the stage's optimum unchanged (taking a lower-tier household out of a plan
+        keeps it valid and changes no higher tier) and presolve drops them at once, so the
+        tier-t stage searches only tiers ≥ t.
+        """
         nonlocal current
         expr = cp_model.LinearExpr.weighted_sum(x, coeffs)
+        domains = model.proto.variables
+        dropped = [v for v in range(n) if tier_of[v] < below_tier] if below_tier is not None else []
         if not budget.params(solver, share, det_share, seed, workers):
             return None
         # Level-1 stages: probing is most of the presolve on these models and did not pay
@@ -651,8 +664,14 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
             model.maximize(expr)
         else:
             model.minimize(expr)
-        hint(current)
-        status = solver.solve(model)
+        for v in dropped:
+            domains[x[v].index].domain[1] = 0  # [0, 1] -> [0, 0]
+        hint([0 if tier_of[v] < (below_tier or 0) else current[v] for v in range(n)])
+        try:
+            status = solver.solve(model)
+        finally:
+            for v in dropped:
+                domains[x[v].index].domain[1] = 1
         budget.after(solver, status)
         stages_run.append(
             f"{name}:{solver.status_name(status).lower()}:{solver.wall_time:.1f}s"
@@ -746,6 +765,7 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
                         TIER_STAGE_SHARE,
                         0.55 / len(tiers),
                         f"people{t}",
+                        below_tier=t,
                     )
                 got_t = tier_values(current)[t]
                 ok = (status == cp_model.OPTIMAL and not prep.truncated) or got_t >= cap
