@@ -65,11 +65,9 @@ class RunFailedError(Exception):
 
 
 def solve_bound_s(settings: Settings) -> float:
-    """Wall-clock bound on the engine. Run deterministically (replayable) it counts work rather
-    than seconds, and its own safety net is 10x the limit; otherwise the limit is wall-clock."""
-    if not settings.allocation_deterministic:
-        return 2 * settings.allocation_time_limit_s + 5
-    return 10 * settings.allocation_time_limit_s + 5
+    """Wall-clock bound on waiting for the engine. The engine caps itself at its time limit
+    in every mode (deterministic included); this is the safety net should it overrun."""
+    return 2 * settings.allocation_time_limit_s + 5
 
 
 def lease_ttl(settings: Settings) -> timedelta:

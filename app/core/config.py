@@ -17,8 +17,8 @@ class Settings(BaseSettings):
     hold_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 90
     allocation_time_limit_s: Annotated[float, Field(gt=0, le=600)] = 10.0
     # Deterministic engine runs (same problem, same plan: a night can be replayed). The
-    # engine then counts work, not seconds: on a slow or busy machine a run may last
-    # several times ALLOCATION_TIME_LIMIT_S. false: the limit is wall-clock.
+    # engine budgets work units, still capped by ALLOCATION_TIME_LIMIT_S on the wall clock
+    # (its stats say when the clock cut a stage). false: the limit is wall-clock only.
     allocation_deterministic: bool = True
     # 0 disables the periodic re-planning loop.
     allocation_interval_s: Annotated[float, Field(ge=0)] = 0.0
