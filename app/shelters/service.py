@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -155,16 +155,30 @@ def update_shelter(
     ]
     if errors:
         raise validation_problem(errors)
-    changed = sorted(name for name, value in changes.items() if getattr(shelter, name) != value)
+    return _apply_changes(session, principal, shelter, changes, "shelter")
+
+
+_Versioned = TypeVar("_Versioned", Shelter, Room)
+
+
+def _apply_changes(
+    session: Session,
+    principal: Principal,
+    obj: _Versioned,
+    changes: dict[str, Any],
+    object_type: str,
+) -> _Versioned:
+    """Set what really changed, bump ``version`` once, audit the field names (never the
+    values: an address or a phone number does not belong in the audit log)."""
+    changed = sorted(name for name, value in changes.items() if getattr(obj, name) != value)
     if not changed:
-        return shelter
+        return obj
     for name in changed:
-        setattr(shelter, name, changes[name])
-    shelter.version += 1
+        setattr(obj, name, changes[name])
+    obj.version += 1
     session.flush()
-    # Field names only: an address or a phone number is not written to the audit log.
-    record(session, principal, "shelter.update", "shelter", shelter.id, {"fields": changed})
-    return shelter
+    record(session, principal, f"{object_type}.update", object_type, obj.id, {"fields": changed})
+    return obj
 
 
 # --- rooms ----------------------------------------------------------------------------------
@@ -266,15 +280,7 @@ def update_room(session: Session, principal: Principal, room: Room, data: RoomUp
         raise validation_problem(errors)
     if "label" in changes and _label_taken(session, room.shelter_id, changes["label"], room.id):
         raise _duplicate_label(changes["label"])
-    changed = sorted(name for name, value in changes.items() if getattr(room, name) != value)
-    if not changed:
-        return room
-    for name in changed:
-        setattr(room, name, changes[name])
-    room.version += 1
-    session.flush()
-    record(session, principal, "room.update", "room", room.id, {"fields": changed})
-    return room
+    return _apply_changes(session, principal, room, changes, "room")
 
 
 def put_availability(
