@@ -11,7 +11,6 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN groupadd --system abri && useradd --system --gid abri --home-dir /app --no-create-home abri
 
 WORKDIR /app
-# Dependencies first (better layer caching), then the code.
 COPY pyproject.toml README.md ./
 COPY app ./app
 COPY allocation ./allocation
