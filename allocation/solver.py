@@ -371,7 +371,7 @@ def _greedy(
 
 
 #: Share of the remaining time given to each people-per-tier stage (see its use).
-TIER_STAGE_SHARE = 0.75
+TIER_STAGE_SHARE = 0.85
 
 
 @dataclass
@@ -705,7 +705,7 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
         lp = TierLP(
             n, [(r.vars, r.coeffs, r.ub) for r in rows if not r.keep_apart], people, tier_of
         )
-        budget.lp_reserve_s = len(PRIORITIES) * (0.02 + n / 600_000)
+        budget.lp_reserve_s = 2 * (0.02 + n / 600_000)
     proven: dict[int, bool] = {}
 
     def lp_bound(t: int, got: dict[int, int]) -> int | None:
@@ -769,7 +769,7 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
                         True,
                         # Most of what is left: a tier below an unproven one cannot be proven,
                         # and a stage stops early once it reaches the LP bound (measured on
-                        # generated départements: tier 3 proven in 3.4-4.5 s with 0.75 where an
+                        # generated départements: tier 3 proven in 3.4-5.7 s with 0.85 where an
                         # even split left it open and the lower stages found nothing better).
                         TIER_STAGE_SHARE,
                         0.55 / len(tiers),
