@@ -25,7 +25,7 @@ from app.placements.models import Placement, PlacementRoom, PlacementStatus
 from app.requests.models import PlacementRequest, RequestStatus
 from app.shelters.capacity import FreeRoom, free_rooms
 from app.shelters.models import Room, Shelter, ShelterKind
-from app.shelters.service import snap
+from app.shelters.service import shown_position
 
 EXPIRING_WITHIN_MINUTES = 30
 WAITING_LIST_LIMIT = 200
@@ -36,12 +36,6 @@ UNPLACED_REASONS = {
     "capacity_taken": "It could have been placed, but the beds went to more urgent households.",
     "timeout": "The engine ran out of time before finding a plan.",
 }
-
-
-def round_position(lat: float, lon: float) -> tuple[float, float]:
-    """A confidential shelter's position on the dashboard: the same ~5 km grid as the
-    shelters API shows to those who may not see the exact point."""
-    return snap(lat), snap(lon)
 
 
 def freshness_of(updated_at: datetime | None, now: datetime, settings: Settings) -> s.Freshness:
@@ -407,7 +401,7 @@ def _map(freshness: s.FreshnessReport, shelters_by_id: dict[str, Shelter]) -> s.
     for row in freshness.shelters:
         sh = shelters_by_id[row.shelter_id]
         # The dashboard is a shared screen: confidential shelters are rounded for every role.
-        lat, lon = round_position(sh.lat, sh.lon) if sh.confidential else (sh.lat, sh.lon)
+        lat, lon = shown_position(sh, exact=not sh.confidential)
         points.append(
             s.MapShelter(
                 shelter_id=sh.id,

@@ -41,6 +41,14 @@ def snap(value: float) -> float:
     return round(round(value / GRID_DEG) * GRID_DEG, 2)
 
 
+def shown_position(shelter: Shelter, exact: bool) -> tuple[float, float]:
+    """Where a shelter is shown: exactly, or snapped to the ~5 km grid for whoever may not
+    know where a confidential shelter is (the one place this privacy rule is applied)."""
+    if exact:
+        return shelter.lat, shelter.lon
+    return snap(shelter.lat), snap(shelter.lon)
+
+
 # --- access ---------------------------------------------------------------------------------
 
 
@@ -88,12 +96,13 @@ def shelter_out(
     exact = not shelter.confidential or principal.may_see_shelter_internals(shelter.id)
     if shelter.confidential and exact and audit_read:
         record(session, principal, "shelter.confidential_read", "shelter", shelter.id)
+    lat, lon = shown_position(shelter, exact)
     return ShelterOut(
         id=shelter.id,
         name=shelter.name,
         kind=shelter.kind,
-        lat=shelter.lat if exact else snap(shelter.lat),
-        lon=shelter.lon if exact else snap(shelter.lon),
+        lat=lat,
+        lon=lon,
         location_precision="exact" if exact else "approximate",
         women=shelter.women,
         men=shelter.men,
@@ -361,14 +370,15 @@ def availability_summary(session: Session) -> AvailabilitySummary:
             for (b, c), (n, w) in sorted(sizes.items())
         ]
         exact = not shelter.confidential
+        lat, lon = shown_position(shelter, exact)
         items.append(
             ShelterAvailability(
                 shelter_id=shelter.id,
                 name=shelter.name,
                 kind=shelter.kind,
                 commune=shelter.commune,
-                lat=shelter.lat if exact else snap(shelter.lat),
-                lon=shelter.lon if exact else snap(shelter.lon),
+                lat=lat,
+                lon=lon,
                 location_precision="exact" if exact else "approximate",
                 confidential=shelter.confidential,
                 women=shelter.women,

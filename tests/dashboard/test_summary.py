@@ -11,11 +11,16 @@ from sqlalchemy.orm import Session
 
 from allocation.geo import haversine_km
 from app.core.config import Settings
-from app.dashboard.service import freshness_of, round_position, size_class
+from app.dashboard.service import freshness_of, size_class
+from app.shelters.service import snap
 from tests.dashboard import factories as f
 
 URL = "/api/v1/dashboard/summary"
 DV_LAT, DV_LON = 50.3291, 3.3951
+
+
+def round_position(lat: float, lon: float) -> tuple[float, float]:
+    return snap(lat), snap(lon)
 
 
 @pytest.fixture
