@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from app.allocations.models import AllocationRun
 from app.core.config import get_settings
 from app.core.db import get_sessionmaker, utcnow
+from app.dashboard.service import freshness_of
 from app.placements.models import Placement
 from app.requests.models import PlacementRequest, RequestStatus
 from app.shelters.capacity import free_rooms
@@ -60,11 +61,11 @@ class AbriCollector(Collector):
             free.add_metric(["shared"], sum(r.beds for r in rooms if r.shared))
             yield free
 
-            stale_after = settings.availability_stale_hours * 3600
             updated = session.scalars(
                 select(Shelter.availability_updated_at).where(Shelter.active.is_(True))
             ).all()
-            stale = sum(1 for u in updated if u is None or (now - u).total_seconds() > stale_after)
+            # The dashboard's own rule, so that an alert and the screen never disagree.
+            stale = sum(1 for u in updated if freshness_of(u, now, settings) == "stale")
             yield GaugeMetricFamily(
                 "abri_shelters_stale", "Active shelters whose availability is stale", value=stale
             )
