@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import structlog
 from fastapi import FastAPI
 
 from app.allocations.background import BackgroundTasks
@@ -16,12 +18,16 @@ from app.core.errors import install_error_handlers
 from app.core.health import router as health_router
 from app.core.logging import configure_logging
 from app.core.metrics import router as metrics_router
+from app.core.runtime import freeze_startup_heap, warm_up
 from app.dashboard.router import router as dashboard_router
 from app.placements.router import router as placements_router
 from app.requests.router import router as requests_router
 from app.shelters.router import router as shelters_router
 
 API_PREFIX = "/api/v1"
+# A database that does not answer within this delays start-up no longer (readiness says so).
+WARM_UP_TIMEOUT_S = 10.0
+log = structlog.get_logger(__name__)
 
 
 def create_app() -> FastAPI:
@@ -30,6 +36,13 @@ def create_app() -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Before the first request: driver, mappers and one connection ready, then the
+        # long-lived heap out of the garbage collector's walks (app/core/runtime.py).
+        try:
+            await asyncio.wait_for(asyncio.to_thread(warm_up), timeout=WARM_UP_TIMEOUT_S)
+        except TimeoutError:
+            log.warning("warm_up_timeout", seconds=WARM_UP_TIMEOUT_S)
+        freeze_startup_heap()
         # Hold expiry and optional periodic runs; stopped cleanly on shutdown.
         tasks = BackgroundTasks(get_settings())
         tasks.start()
