@@ -28,7 +28,7 @@ import structlog
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 import allocation
 from allocation.rules import keep_apart_ok
@@ -38,7 +38,7 @@ from app.audit.service import record
 from app.auth.dependencies import Principal
 from app.core.config import Settings
 from app.core.db import get_sessionmaker, utcnow
-from app.placements.models import Placement
+from app.placements.models import Placement, PlacementRoom
 from app.placements.service import create_placement, expire_holds, hold_deadline
 from app.requests.models import PlacementRequest, RequestStatus
 from app.shelters.capacity import free_rooms
@@ -506,23 +506,37 @@ def run_etag(run_id: str, version: int) -> str:
 
 
 def run_document(session: Session, run: AllocationRun) -> dict[str, Any]:
-    """The run as the contract shows it. No personal detail: household sizes only."""
-    placements = list(
-        session.scalars(
-            select(Placement)
+    """The run as the contract shows it. No personal detail: household sizes only.
+
+    Plain rows, two queries, no ORM objects: a département-size run has ~500 proposals and
+    ~700 rooms, and loading them as mapped objects (identity map, relationship loading)
+    took ~20 ms per rendering against ~5 ms for the rows (a worker renders each new version
+    of the run once, while the dashboard polls).
+    """
+    rows = session.execute(
+        select(
+            Placement.id,
+            Placement.request_id,
+            Placement.shelter_id,
+            Placement.km,
+            Placement.expires_at,
+            Placement.status,
+            PlacementRequest.members,
+        )
+        .outerjoin(PlacementRequest, PlacementRequest.id == Placement.request_id)
+        .where(Placement.allocation_id == run.id)
+        .order_by(Placement.created_at, Placement.id)
+    ).all()
+    rooms: dict[str, list[str]] = {}
+    if rows:
+        room_rows = session.execute(
+            select(PlacementRoom.placement_id, PlacementRoom.room_id)
+            .join(Placement, Placement.id == PlacementRoom.placement_id)
             .where(Placement.allocation_id == run.id)
-            .options(selectinload(Placement.rooms))
-            .order_by(Placement.created_at, Placement.id)
+            .order_by(PlacementRoom.id)
         )
-    )
-    sizes: dict[str, int] = {}
-    if placements:
-        rows = session.execute(
-            select(PlacementRequest.id, PlacementRequest.members).where(
-                PlacementRequest.id.in_([p.request_id for p in placements])
-            )
-        )
-        sizes = {rid: len(members or []) for rid, members in rows}
+        for placement_id, room_id in room_rows:
+            rooms.setdefault(placement_id, []).append(room_id)
     return {
         "id": run.id,
         "status": run.status,
@@ -536,16 +550,16 @@ def run_document(session: Session, run: AllocationRun) -> dict[str, Any]:
         "input_fingerprint": run.input_fingerprint,
         "proposals": [
             {
-                "placement_id": p.id,
-                "request_id": p.request_id,
-                "shelter_id": p.shelter_id,
-                "room_ids": [r.room_id for r in p.rooms],
-                "km": p.km,
-                "expires_at": p.expires_at,
-                "status": p.status,
-                "people": sizes.get(p.request_id, 0),
+                "placement_id": pid,
+                "request_id": request_id,
+                "shelter_id": shelter_id,
+                "room_ids": rooms.get(pid, []),
+                "km": km,
+                "expires_at": expires_at,
+                "status": status,
+                "people": len(members or []),
             }
-            for p in placements
+            for pid, request_id, shelter_id, km, expires_at, status, members in rows
         ],
         "unplaced": run.unplaced or [],
         "stats": run.stats,

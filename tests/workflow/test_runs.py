@@ -88,6 +88,23 @@ def test_run_proposals_obey_every_rule(client, session, auth) -> None:
     assert stored.stats["proposals"] == len(placed)
 
 
+def test_run_document_shows_each_proposal_rooms_and_size(client, session, auth) -> None:
+    """The run as the dashboard reads it: every proposal's rooms and household size, the
+    same from /latest (rendered by a reader) as from the run's own answer."""
+    night = _night(session)
+    run = client.post("/api/v1/allocations", headers=auth("operator")).json()
+    latest = client.get("/api/v1/allocations/latest", headers=auth("viewer")).json()
+    assert latest == run
+    sizes = {night[k].id: len(night[k].members) for k in ("victim", "man", "family", "boy15")}
+    for p in run["proposals"]:
+        rooms = session.scalars(
+            select(PlacementRoom.room_id).where(PlacementRoom.placement_id == p["placement_id"])
+        )
+        assert sorted(p["room_ids"]) == sorted(rooms) and p["room_ids"]
+        if p["request_id"] in sizes:
+            assert p["people"] == sizes[p["request_id"]]
+
+
 def test_held_beds_are_not_free_for_the_next_run(client, session, auth) -> None:
     shelter = make_shelter(session, rooms=[{"beds": 2}, {"beds": 3, "shared": True, "sex": "F"}])
     make_request(session, members=[(30, "F"), (6, "M")])
