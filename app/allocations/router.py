@@ -26,7 +26,7 @@ from app.auth.dependencies import (
     ReaderDep,
     get_principal,
     hash_token,
-    require_roles,
+    role_checker,
 )
 from app.auth.models import Role
 from app.core.config import get_settings
@@ -104,9 +104,9 @@ def run_allocation(session: SessionDep, principal: OperatorDep) -> Response:
 
 # The dashboard polls this hard. Its sync dependencies (session, principal, role check)
 # would each cost a threadpool hop; here the whole answer is one hop and one short read
-# session, with the same authentication code (``get_principal``, ``require_roles``).
+# session, with the same authentication code (``get_principal``, ``role_checker``).
 _bearer = HTTPBearer(auto_error=False, description="An Abri API token")
-_reader = require_roles(Role.admin, Role.operator, Role.viewer)
+_reader = role_checker(Role.admin, Role.operator, Role.viewer)
 # Readers already checked, by token hash, for a few seconds: a poll saves the token query.
 # A revoked token keeps reading the latest run (sizes only, no personal detail) for at most
 # this long; every other endpoint checks the token on each request.

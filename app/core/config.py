@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     retention_days: Annotated[int, Field(ge=1)] = 90
     log_level: str = "INFO"
     log_json: bool = False
+    # uvicorn's line per request (at INFO). A reverse proxy in front usually logs the same.
+    access_log: bool = True
     db_pool_size: Annotated[int, Field(ge=1)] = 10
 
     @field_validator("database_url")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+import anyio
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -99,14 +100,44 @@ def get_sessionmaker() -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(), expire_on_commit=False, autoflush=True)
 
 
-def get_session() -> Iterator[Session]:
-    """The one place where a request's work is committed or rolled back."""
-    session = get_sessionmaker()()
+def _commit_and_close(session: Session) -> None:
     try:
-        yield session
         session.commit()
     except BaseException:
         session.rollback()
         raise
     finally:
         session.close()
+
+
+def _rollback_and_close(session: Session) -> None:
+    try:
+        session.rollback()
+    finally:
+        session.close()
+
+
+async def _in_thread(fn: Callable[[Session], None], session: Session) -> None:
+    # Its own limiter, as FastAPI does for the exit of a sync dependency: the end of a
+    # transaction must not wait for a free thread while every thread waits for a pooled
+    # connection that only this end would give back. Shielded: a client that hangs up
+    # mid-request must not leave the transaction open.
+    with anyio.CancelScope(shield=True):
+        await anyio.to_thread.run_sync(fn, session, limiter=anyio.CapacityLimiter(1))
+
+
+async def get_session() -> AsyncIterator[Session]:
+    """The one place where a request's work is committed or rolled back.
+
+    ``async`` on purpose: creating a Session does no I/O (a connection is taken at the first
+    statement, in the thread that runs it), so only the end, commit or rollback and giving
+    the connection back, runs in a thread. A plain generator dependency cost two thread
+    hand-offs per request, one of them for nothing.
+    """
+    session = get_sessionmaker()()
+    try:
+        yield session
+    except BaseException:
+        await _in_thread(_rollback_and_close, session)
+        raise
+    await _in_thread(_commit_and_close, session)

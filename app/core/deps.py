@@ -13,4 +13,11 @@ from app.core.db import get_session
 # scope="function": commit (or roll back) before the response is sent, so that a client
 # never sees a success for a write that then failed to commit.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def _settings() -> Settings:
+    # async: a cached read, not worth a threadpool hop (a plain def dependency costs one).
+    return get_settings()
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]

@@ -96,3 +96,21 @@ def test_readyz(client: Any) -> None:
     r = client.get("/readyz")
     assert r.status_code == 200 and r.json()["status"] == "ok"
     assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_serve_passes_log_level_and_access_log_to_uvicorn(monkeypatch: Any) -> None:
+    import uvicorn
+
+    from app.__main__ import main
+    from app.core.config import get_settings
+
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(kw))
+    monkeypatch.setattr(get_settings(), "log_level", "WARNING")
+    monkeypatch.setattr(get_settings(), "access_log", False)
+    assert main(["serve", "--port", "8123"]) == 0
+    # A WARNING server writes no line per request (uvicorn logged them at INFO regardless).
+    assert seen["log_level"] == "warning" and seen["access_log"] is False
+    monkeypatch.setattr(get_settings(), "log_level", "verbose")  # unknown: INFO, as structlog
+    main(["serve"])
+    assert seen["log_level"] == "info"
