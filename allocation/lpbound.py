@@ -12,6 +12,7 @@ least what the plan achieved (valid for the lexicographic optimum; see ``tier_bo
 from __future__ import annotations
 
 import math
+import random
 import time
 from collections.abc import Sequence
 
@@ -52,6 +53,9 @@ class TierLP:
                 if tier[v] == t:
                     ct.SetCoefficient(self.y[v], float(people[v]))
             self.tier_rows[t] = ct
+        self._solved = False  # whether the last maximise_tier ended optimal
+        #: The last ``optimal_supports`` stopped early (deadline): fewer vertices than asked.
+        self.cut_short = False
 
     def maximise_tier(
         self, t: int, at_least: dict[int, int], deadline: float | None = None
@@ -76,5 +80,68 @@ class TierLP:
             s.SetTimeLimit(max(1, int(left * 1000)))
         status = s.Solve()
         if status != pywraplp.Solver.OPTIMAL:
+            self._solved = False
             return None
+        self._solved = True
         return math.floor(obj.Value() + FLOOR_TOL)
+
+    def optimal_supports(
+        self,
+        t: int,
+        costs: Sequence[float],
+        k: int,
+        seed: int,
+        deadline: float | None = None,
+    ) -> set[int]:
+        """Union of the supports of ``k`` more optimal LP solutions than the last one.
+
+        Call right after ``maximise_tier(t, ...)``: tier t is held at its LP optimum and
+        the LP is re-solved with other objectives over the same optimal face, first the
+        least ``costs`` (km), then random weights (seeded: same problem, same supports).
+        Different vertices of the face free different rooms; searching their union finds
+        integral plans at ⌊LP⌋ far more often than one vertex alone (measured on generated
+        départements: tier 2 reached its LP bound on 3 of 4 seeds with 4 vertices, 0 of 4
+        with one), at ~0.1 s per extra vertex.
+        """
+        found: set[int] = set()
+        self.cut_short = False
+        if not self._solved:
+            return found
+        s = self.solver
+        obj = s.Objective()
+        row = self.tier_rows[t]
+        old_lb = row.lb()
+        value = obj.Value()
+        row.SetLb(value - 1e-6 * max(1.0, abs(value)))
+        rng = random.Random(seed)
+        try:
+            for i in range(k):
+                if deadline is not None:
+                    left = deadline - time.perf_counter()
+                    if left <= 0:
+                        self.cut_short = True
+                        break
+                    s.SetTimeLimit(max(1, int(left * 1000)))
+                obj.Clear()
+                for v, y in enumerate(self.y):
+                    if self.tier[v] >= t:
+                        obj.SetCoefficient(y, -costs[v] if i == 0 else rng.random())
+                obj.SetMaximization()
+                if s.Solve() != pywraplp.Solver.OPTIMAL:
+                    self.cut_short = True  # out of time (the face is never empty)
+                    break
+                found.update(self.support())
+        finally:
+            row.SetLb(old_lb)
+            self._solved = False  # the objective is no longer tier t's
+        return found
+
+    def support(self, eps: float = 1e-6) -> list[int]:
+        """Candidates with a positive value in the last optimal LP solution (empty if none).
+
+        An LP vertex is sparse (a few hundred of ~57k candidates at département size) and
+        nearly integral: the engine searches it first, see ``solver._support_stage``.
+        """
+        if not self._solved:
+            return []
+        return [v for v, y in enumerate(self.y) if y.solution_value() > eps]

@@ -372,6 +372,28 @@ def _greedy(
 
 #: Share of the remaining time given to each people-per-tier stage (see its use).
 TIER_STAGE_SHARE = 0.85
+#: Share of the remaining time for the search on the LP's support before the full tier
+#: stage: it reaches the LP bound within a second when it can (measured), else it leaves
+#: most of the time to the full model.
+SUPPORT_STAGE_SHARE = 0.4
+#: Share of the time limit kept for levels 2-4 when the LP guides level 1.
+LATER_LEVELS_SHARE = 0.25
+#: Levels 2-4 on a sub-model (LP available): each household's nearest candidates kept.
+LATER_LEVELS_NEAREST = 8
+#: Optimal LP solutions searched besides the first (see ``TierLP.optimal_supports``).
+LP_EXTRA_VERTICES = 3
+
+
+class _StopAt(cp_model.CpSolverSolutionCallback):
+    """Stop the search once a plan reaches a known upper bound (the LP's): it is optimal."""
+
+    def __init__(self, bound: int) -> None:
+        super().__init__()
+        self.bound = bound
+
+    def on_solution_callback(self) -> None:
+        if self.objective_value >= self.bound:
+            self.stop_search()
 
 
 @dataclass
@@ -390,15 +412,27 @@ class _Budget:
     #: they leave open (GLOP measured at ~0.1 s per tier on 57k candidates).
     lp_reserve_s: float = 0.0
 
+    def left(self) -> float:
+        """Wall seconds left before the deadline."""
+        return self.deadline - time.perf_counter()
+
     def lp_time_left(self) -> bool:
         """Enough wall time left to try an LP bound: GLOP has its own time limit (the
         deadline) and gives no bound rather than a wrong one if it does not finish."""
         return self.deadline - time.perf_counter() > 0.05
 
     def params(
-        self, solver: cp_model.CpSolver, share: float, det_share: float, seed: int, workers: int
+        self,
+        solver: cp_model.CpSolver,
+        share: float,
+        det_share: float,
+        seed: int,
+        workers: int,
+        min_s: float | None = None,
     ) -> bool:
-        """Set the stage's limits; False if no time is left."""
+        """Set the stage's limits; False if less than ``min_s`` (default: the full model's
+        presolve time, ``min_stage_s``) is left."""
+        min_stage_s = self.min_stage_s if min_s is None else min_s
         prm = solver.parameters
         prm.random_seed = seed
         prm.num_workers = workers
@@ -411,13 +445,13 @@ class _Budget:
             prm.max_deterministic_time = max(0.05, self.det_total * det_share)
             # The time limit is a hard wall-clock cap in every mode (an operator cannot wait):
             # the work budget is calibrated to end well inside it; this cap is the safety net.
-            if left <= self.min_stage_s:
+            if left <= min_stage_s:
                 self.cut_by_wall = True
                 return False
             self._wall_cap = max(0.01, left)
             prm.max_time_in_seconds = self._wall_cap
             return True
-        if left <= self.min_stage_s:
+        if left <= min_stage_s:
             return False
         prm.max_time_in_seconds = max(0.01, left * share)
         return True
@@ -603,8 +637,6 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
     km_coeffs = [round(c.km[v] * KM_SCALE) for v in range(n)]
     lang_w = 1 + sum(max((c.wasted[v] for v in vs), default=0) for vs in prep.by_household)
     fit_coeffs = [lang_w * c.lang_miss[v] + c.wasted[v] for v in range(n)]
-    fair_expr = cp_model.LinearExpr.weighted_sum(x, fair_coeffs)
-    km_expr = cp_model.LinearExpr.weighted_sum(x, km_coeffs)
 
     def to_values(chosen: list[int]) -> list[int]:
         values = [0] * n
@@ -680,7 +712,7 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
         budget.after(solver, status)
         stages_run.append(
             f"{name}:{solver.status_name(status).lower()}:{solver.wall_time:.1f}s"
-            f"/{solver.parameters.max_time_in_seconds:.1f}s"
+            f"/{solver.parameters.max_time_in_seconds:.1f}s@{time.perf_counter() - t0:.1f}s"
         )
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             new = _solution(solver, n)
@@ -692,6 +724,95 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
             # Top up with anyone who still fits (never worse on level 1).
             current = to_values(_greedy(problem, prep, ka, to_chosen(current)))
         return status
+
+    # Lower bounds that every later plan keeps (levels already optimised): (coeffs, ≥ value).
+    floors: list[tuple[list[int], int]] = []
+
+    def keep_at_least(coeffs: list[int], value: int) -> None:
+        """Pin a finished level: Σ coeffs·x ≥ value, in the full model and every sub-model."""
+        used = [v for v in range(n) if coeffs[v]]
+        model.add(
+            cp_model.LinearExpr.weighted_sum([x[v] for v in used], [coeffs[v] for v in used])
+            >= value
+        )
+        floors.append((coeffs, value))
+
+    tier_coeffs = {t: [people[v] if tier_of[v] == t else 0 for v in range(n)] for t in PRIORITIES}
+
+    def sub_run(
+        keep: set[int],
+        coeffs: list[int],
+        maximize: bool,
+        share: float,
+        det_share: float,
+        name: str,
+        stop_at: int | None = None,
+    ) -> bool:
+        """Optimise Σ coeffs·x over the candidates ``keep`` only (plus the current plan).
+
+        A sub-model of a few thousand candidates presolves in milliseconds where the full
+        one takes ~1.7 s at département size; every plan it finds is valid for the full
+        problem (same rows, same pins). With ``stop_at`` (an upper bound for a maximised
+        level, the LP's) the search stops as soon as a plan reaches it. True if the plan
+        improved on this objective (or reached ``stop_at``).
+        """
+        nonlocal current
+        idx = sorted(keep | {v for v in range(n) if current[v]})
+        pos = {v: i for i, v in enumerate(idx)}
+        sub = cp_model.CpModel()
+        xs = [sub.new_bool_var(f"x{v}") for v in idx]
+
+        def expr(cs: list[int]) -> cp_model.LinearExpr:
+            used = [i for i, v in enumerate(idx) if cs[v]]
+            return cp_model.LinearExpr.weighted_sum(
+                [xs[i] for i in used], [cs[idx[i]] for i in used]
+            )
+
+        for r in rows:
+            terms = [(pos[v], k) for v, k in zip(r.vars, r.coeffs, strict=True) if v in pos]
+            if len(terms) > 1 or (terms and terms[0][1] > r.ub):
+                sub.add(
+                    cp_model.LinearExpr.weighted_sum(
+                        [xs[i] for i, _ in terms], [k for _, k in terms]
+                    )
+                    <= r.ub
+                )
+        for cs, value in floors:
+            sub.add(expr(cs) >= value)
+        objective = expr(coeffs)
+        if stop_at is not None:
+            sub.add(objective <= stop_at)
+        if maximize:
+            sub.maximize(objective)
+        else:
+            sub.minimize(objective)
+        for i, v in enumerate(idx):
+            sub.add_hint(xs[i], current[v])
+        sub_solver = cp_model.CpSolver()
+        # A sub-model presolves in proportion to its size, like the full one.
+        if not budget.params(sub_solver, share, det_share, seed, workers, 0.02 + len(idx) / 40_000):
+            return False
+        sub_solver.parameters.cp_model_probing_level = 0
+        status = sub_solver.solve(sub, _StopAt(stop_at) if stop_at is not None else None)
+        budget.after(sub_solver, status)
+        stages_run.append(
+            f"{name}:{sub_solver.status_name(status).lower()}:"
+            f"{sub_solver.wall_time:.1f}s/{sub_solver.parameters.max_time_in_seconds:.1f}s"
+            f"@{time.perf_counter() - t0:.1f}s"
+        )
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return False
+        new = [0] * n
+        for i, v in enumerate(idx):
+            if sub_solver.boolean_value(xs[i]):
+                new[v] = 1
+        old_val = sum(coeffs[v] for v in range(n) if current[v])
+        new_val = sum(coeffs[v] for v in range(n) if new[v])
+        better = new_val > old_val if maximize else new_val < old_val
+        if better or new_val == old_val:
+            # Candidates left out of the sub-model: top up with anyone who still fits.
+            current = to_values(_greedy(problem, prep, ka, to_chosen(new)))
+        return better or (stop_at is not None and new_val >= stop_at)
 
     # LP relaxation on the full candidate set (never a pruned one): a valid bound per tier.
     lp: TierLP | None = None
@@ -724,7 +845,58 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
             pins[u] = got[u]
             if not proven.get(u, False):
                 break
-        return lp.maximise_tier(t, pins, budget.deadline)
+        return lp_max(t, pins)
+
+    lp_memo: dict[tuple[int, tuple[tuple[int, int], ...]], int] = {}
+
+    def lp_max(t: int, pins: dict[int, int]) -> int | None:
+        """``lp.maximise_tier`` remembered: the same LP is often asked twice (tier stage,
+        then the final bounds), and each solve costs up to ~0.5 s at département size."""
+        assert lp is not None
+        key = (t, tuple(sorted(pins.items())))
+        if key not in lp_memo:
+            b = lp.maximise_tier(t, pins, budget.deadline)
+            if b is None:
+                return None
+            lp_memo[key] = b
+        return lp_memo[key]
+
+    # Candidates of the LP's optimal solutions met on the way (the later levels search them).
+    lp_seen: set[int] = set()
+
+    def reach_lp_bound(t: int, cap: int) -> bool:
+        """Search tier t on the support of optimal LP solutions; True once at ``cap``.
+
+        The LP optimum is sparse and nearly integral: a model of its support (a few hundred
+        of ~57k candidates at département size) often holds a plan placing ⌊LP⌋ people of
+        tier t, which is then proven optimal for the full problem. First the vertex just
+        solved (enough for the top tiers, measured), then the union with a few more optimal
+        vertices (~0.3 s of GLOP each, so only when needed).
+        """
+        assert lp is not None
+        support = set(lp.support())
+        for extra in (0, LP_EXTRA_VERTICES):
+            # Measured ~0.3-0.8 s of GLOP per extra vertex at 57k candidates: not worth
+            # starting without the time to also search them.
+            if extra and budget.left() < extra * n / 50_000 + 0.5:
+                break
+            if extra:
+                support |= lp.optimal_supports(t, c.km, extra, seed, budget.deadline)
+                if st.deterministic and lp.cut_short:
+                    budget.cut_by_wall = True  # fewer vertices than a replay may get
+            lp_seen.update(support)
+            sub_run(
+                {v for v in support if tier_of[v] >= t},
+                tier_coeffs[t],
+                True,
+                SUPPORT_STAGE_SHARE / 2 if not extra else SUPPORT_STAGE_SHARE,
+                0.05 / len(PRIORITIES),
+                f"people{t}-lp-{1 + extra}-vertices",
+                stop_at=cap,
+            )
+            if tier_values(current)[t] >= cap:
+                return True
+        return False
 
     if n:
         top = sum(weights[t] * ub[t] for t in PRIORITIES)
@@ -738,19 +910,23 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
             elif status == cp_model.FEASIBLE and not prep.truncated:
                 bound_people = _split_bound(int(solver.best_objective_bound), weights, ub, got)
             for t in PRIORITIES:
-                model.add(tier_expr[t] >= got[t])
+                keep_at_least(tier_coeffs[t], got[t])
         else:
             tiers = [t for t in PRIORITIES if ub[t] > 0]
             # The stages end early enough for the LP to bound (or certify) the tiers they
             # leave open: an honest, tight bound matters more than a stage's last second.
             budget.deadline -= budget.lp_reserve_s
+            # Levels 2-4 (fairness, km, fit) matter to the people placed too: when the LP
+            # guides level 1, its stages leave them a quarter of the time.
+            later_reserve = LATER_LEVELS_SHARE * st.time_limit_s if lp is not None else 0.0
+            budget.deadline -= later_reserve
             for t in tiers:
                 status: int | None
                 got = tier_values(current)
                 above = all(proven.get(u, False) for u in PRIORITIES if u > t)
                 # The stage's model pins every tier above at ≥ its value, like this LP.
                 b = (
-                    lp.maximise_tier(t, {u: got[u] for u in PRIORITIES if u > t}, budget.deadline)
+                    lp_max(t, {u: got[u] for u in PRIORITIES if u > t})
                     if lp is not None and budget.lp_time_left()
                     else None
                 )
@@ -761,11 +937,19 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
                     # Every person of this tier who fits alone, or the LP bound: nothing to do.
                     status = cp_model.OPTIMAL
                     stages_run.append(f"people{t}:at_{'upper' if b is None else 'lp'}_bound")
+                elif lp is not None and reach_lp_bound(t, cap):
+                    status = cp_model.OPTIMAL
+                elif lp is not None and (st.deterministic or budget.left() < 0.5 * st.time_limit_s):
+                    # The LP supports fell short and half the time is gone: the full model
+                    # rarely does better in what is left (measured), the lower tiers and
+                    # the later levels need that time more. (Deterministic mode never asks
+                    # the clock here: the replay must take the same path.)
+                    status = None
                 else:
                     # A valid cut: CP-SAT stops as soon as a plan reaches the LP bound.
                     model.add(tier_expr[t] <= cap)
                     status = run(
-                        [people[v] if tier_of[v] == t else 0 for v in range(n)],
+                        tier_coeffs[t],
                         True,
                         # Most of what is left: a tier below an unproven one cannot be proven,
                         # and a stage stops early once it reaches the LP bound (measured on
@@ -786,8 +970,8 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
                         bound_people[t] = min(cap, int(solver.best_objective_bound))
                     else:
                         bound_people[t] = cap if b is not None else bound_people[t]
-                model.add(tier_expr[t] >= got_t)
-            budget.deadline += budget.lp_reserve_s
+                keep_at_least(tier_coeffs[t], got_t)
+            budget.deadline += budget.lp_reserve_s + later_reserve
         # Certify (or bound) with the LP what the stages left open: tiers below an unproven
         # one get an LP bound that is valid whatever the higher tiers end up being.
         got = tier_values(current)
@@ -802,13 +986,34 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
             if proven[t]:
                 bound_people[t] = got[t]
         level1_optimal = all(proven.get(t, False) for t in PRIORITIES)
-        got = tier_values(current)
+        # Levels 2-4 never need a proof. Where the LP ran (département size), search them on
+        # a sub-model: the plan, the LP solutions met above and each household's nearest
+        # shelters; the full model's presolve alone would take most of what is left.
+        near: set[int] = set()
+        if lp is not None:
+            for vs in prep.by_household:
+                near.update(sorted(vs, key=lambda v: c.km[v])[:LATER_LEVELS_NEAREST])
+        keep = lp_seen | near
+
+        def later(coeffs: list[int], maximize: bool, share: float, name: str) -> None:
+            full = lp is None
+            if lp is not None:
+                sub_run(keep, coeffs, maximize, share, 0.15, f"{name}-sub")
+                # With time to spare (small problems, long limits) the full model may still
+                # improve on the sub-model's optimum; never in deterministic mode (the
+                # choice would depend on the clock).
+                full = not st.deterministic and budget.left() * share >= 3 * budget.min_stage_s
+            if full:
+                run(coeffs, maximize, share, 0.15, name)
+            value = sum(coeffs[v] for v in range(n) if current[v])
+            keep_at_least(
+                coeffs if maximize else [-k for k in coeffs], value if maximize else -value
+            )
+
         if any(waits):
-            run(fair_coeffs, True, 0.34, 0.15, "fairness")
-            model.add(fair_expr >= sum(waits[c.h[v]] for v in range(n) if current[v]))
-        run(km_coeffs, False, 0.5, 0.15, "km")
-        model.add(km_expr <= sum(round(c.km[v] * KM_SCALE) for v in range(n) if current[v]))
-        run(fit_coeffs, False, 1.0, 0.15, "fit")
+            later(fair_coeffs, True, 0.34, "fairness")
+        later(km_coeffs, False, 0.5, "km")
+        later(fit_coeffs, False, 1.0, "fit")
     else:
         level1_optimal = True
         bound_people = dict.fromkeys(PRIORITIES, 0)

@@ -87,3 +87,34 @@ def test_deterministic_mode_respects_the_wall_clock() -> None:
     assert wall < 3 + 2.0
     assert check(prob, plan) == []
     assert isinstance(plan.stats.model_extra["deterministic_cut_by_wall_clock"], bool)
+
+
+def test_other_optimal_lp_solutions_include_the_nearest_one() -> None:
+    # One woman, two single rooms: the LP may put her in either (both optimal for level
+    # 1). The extra vertices searched by the engine start with the least-km one, so the
+    # nearer shelter's candidate is always among them.
+    far, near = (
+        shelter("FAR", km=10, rooms=[room("F1", 1)]),
+        shelter("NEAR", km=1, rooms=[room("N1", 1)]),
+    )
+    prob = problem([far, near], [household("W", WOMAN, priority=4)])
+    prep = solver_mod._prepare(prob, 10**9)
+    lp = _lp(prob)
+    assert lp.maximise_tier(4, {}) == 1
+    found = lp.optimal_supports(4, prep.cands.km, 1, seed=0)
+    assert {prob.shelters[prep.cands.s[v]].id for v in found} == {"NEAR"}
+    assert not lp.cut_short
+
+
+def test_departement_top_tiers_proven_within_the_limit() -> None:
+    # The LP-support search proves tiers 4 and 3 of a generated département in about a
+    # second on the benchmark machine; 8 s leaves room for a loaded CI machine.
+    gen = generate_problem(150, 600, seed=1, region="hainaut")
+    prob = gen.model_copy(update={"settings": gen.settings.model_copy(update={"time_limit_s": 8})})
+    plan = solve(prob, num_workers=2)
+    assert check(prob, plan) == []
+    placed = plan.objective.people_placed_by_priority
+    bound = plan.bound.people_placed_by_priority
+    assert placed["4"] == bound["4"] and placed["3"] == bound["3"]
+    # The LP bound, not the weak "everyone who fits alone" one.
+    assert plan.stats.model_extra["lp_bound"] is True
