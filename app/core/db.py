@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -11,6 +12,7 @@ from typing import Any
 import anyio
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -84,9 +86,42 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, future=True
-    )
+    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, future=True)
+    _ping_idle_connections(engine)
+    return engine
+
+
+# A pooled connection unused for longer than this is checked (one round trip) before it is
+# handed out; one used more recently is not.
+PING_IF_IDLE_S = 5.0
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """``pool_pre_ping``, but only for connections that sat idle in the pool.
+
+    ``pool_pre_ping=True`` cost a ``SELECT 1`` round trip on every request, ~1 of the 8 of
+    a POST, to catch connections the server dropped (restart, failover, idle timeouts):
+    those are connections that sat unused. One reused within seconds was alive moments
+    ago; if the server went away since, the statement fails, SQLAlchemy invalidates the
+    whole pool, and the client gets the 503 "nothing was changed, try again" that any
+    request in flight at that moment gets anyway.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_IF_IDLE_S:
+            return  # new (just connected) or recently used
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            # The pool discards this connection and hands out a fresh one (documented
+            # "pessimistic" disconnect handling with a checkout event).
+            raise DisconnectionError("pooled connection is dead") from exc
 
 
 @lru_cache
