@@ -372,12 +372,14 @@ def _greedy(
 
 #: Share of the remaining time given to each people-per-tier stage (see its use).
 TIER_STAGE_SHARE = 0.85
-#: Share of the remaining time for the search on the LP's support before the full tier
-#: stage: it reaches the LP bound within a second when it can (measured), else it leaves
-#: most of the time to the full model.
+#: Share of the remaining time for the search on the union of several LP vertices
+#: (measured: reaches the LP bound in 0.4-1.2 s at département size when it can).
 SUPPORT_STAGE_SHARE = 0.4
+#: The first look, on one LP vertex, is short: when it works it works at once (measured
+#: 0.01-0.6 s at département size), and the extra vertices need the time otherwise.
+SUPPORT_FIRST_LOOK_SHARE = 0.1
 #: Share of the time limit kept for levels 2-4 when the LP guides level 1.
-LATER_LEVELS_SHARE = 0.25
+LATER_LEVELS_SHARE = 0.15
 #: Levels 2-4 on a sub-model (LP available): each household's nearest candidates kept.
 LATER_LEVELS_NEAREST = 8
 #: Optimal LP solutions searched besides the first (see ``TierLP.optimal_supports``).
@@ -878,7 +880,7 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
         for extra in (0, LP_EXTRA_VERTICES):
             # Measured ~0.3-0.8 s of GLOP per extra vertex at 57k candidates: not worth
             # starting without the time to also search them.
-            if extra and budget.left() < extra * n / 50_000 + 0.5:
+            if extra and budget.left() < extra * n / 100_000 + 0.5:
                 break
             if extra:
                 support |= lp.optimal_supports(t, c.km, extra, seed, budget.deadline)
@@ -889,7 +891,7 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
                 {v for v in support if tier_of[v] >= t},
                 tier_coeffs[t],
                 True,
-                SUPPORT_STAGE_SHARE / 2 if not extra else SUPPORT_STAGE_SHARE,
+                SUPPORT_FIRST_LOOK_SHARE if not extra else SUPPORT_STAGE_SHARE,
                 0.05 / len(PRIORITIES),
                 f"people{t}-lp-{1 + extra}-vertices",
                 stop_at=cap,
@@ -917,7 +919,7 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
             # leave open: an honest, tight bound matters more than a stage's last second.
             budget.deadline -= budget.lp_reserve_s
             # Levels 2-4 (fairness, km, fit) matter to the people placed too: when the LP
-            # guides level 1, its stages leave them a quarter of the time.
+            # guides level 1, its stages leave them 15 % of the time.
             later_reserve = LATER_LEVELS_SHARE * st.time_limit_s if lp is not None else 0.0
             budget.deadline -= later_reserve
             for t in tiers:
