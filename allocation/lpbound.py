@@ -56,6 +56,8 @@ class TierLP:
         self._solved = False  # whether the last maximise_tier ended optimal
         #: The last ``optimal_supports`` stopped early (deadline): fewer vertices than asked.
         self.cut_short = False
+        #: Wall seconds of the last ``maximise_tier`` solve (to budget the extra vertices).
+        self.last_solve_s = 0.0
 
     def maximise_tier(
         self, t: int, at_least: dict[int, int], deadline: float | None = None
@@ -78,7 +80,9 @@ class TierLP:
             if left <= 0:
                 return None
             s.SetTimeLimit(max(1, int(left * 1000)))
+        started = time.perf_counter()
         status = s.Solve()
+        self.last_solve_s = time.perf_counter() - started
         if status != pywraplp.Solver.OPTIMAL:
             self._solved = False
             return None

@@ -382,6 +382,10 @@ SUPPORT_FIRST_LOOK_SHARE = 0.1
 LATER_LEVELS_SHARE = 0.15
 #: Levels 2-4 on a sub-model (LP available): each household's nearest candidates kept.
 LATER_LEVELS_NEAREST = 8
+#: ... and about this many nearest candidates in all.
+LATER_LEVELS_MAX = 20_000
+#: Most of the time left that the extra LP vertices of one tier may take.
+LP_VERTICES_SHARE = 0.3
 #: Optimal LP solutions searched besides the first (see ``TierLP.optimal_supports``).
 LP_EXTRA_VERTICES = 3
 
@@ -818,9 +822,13 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
 
     # LP relaxation on the full candidate set (never a pruned one): a valid bound per tier.
     lp: TierLP | None = None
+    # On a pruned model the LP (of the kept candidates only) bounds nothing for the full
+    # problem, but it still guides the search: its supports and its value, where the
+    # search on the pruned model may stop (measured at region size: the engine placed 4 %
+    # fewer people of tier 3 than this LP before it guided the search).
+    lp_valid = not prep.truncated
     if (
         n
-        and not prep.truncated
         and n <= LP_MAX_CANDIDATES
         # Measured ~80k candidates per second to build; keep it a small share of the budget.
         and n / 80_000 < 0.2 * (budget.deadline - time.perf_counter())
@@ -838,7 +846,7 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
         highest unproven one at ≥ its value; the ones below it are left free (a plan better
         on that tier may place anything there).
         """
-        if lp is None or not budget.lp_time_left():
+        if lp is None or not lp_valid or not budget.lp_time_left():
             return None
         pins: dict[int, int] = {}
         for u in sorted(PRIORITIES, reverse=True):
@@ -878,12 +886,19 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
         assert lp is not None
         support = set(lp.support())
         for extra in (0, LP_EXTRA_VERTICES):
-            # Measured ~0.3-0.8 s of GLOP per extra vertex at 57k candidates: not worth
-            # starting without the time to also search them.
-            if extra and budget.left() < extra * n / 100_000 + 0.5:
+            # An extra vertex costs GLOP 2-4 times the tier's own LP (measured: 0.3-0.8 s
+            # at département size, ~5 s at region size): they get at most a share of the
+            # time left, and are not started without the time to also search them.
+            if extra and budget.left() < 0.5 + 3 * lp.last_solve_s:
                 break
             if extra:
-                support |= lp.optimal_supports(t, c.km, extra, seed, budget.deadline)
+                support |= lp.optimal_supports(
+                    t,
+                    c.km,
+                    extra,
+                    seed,
+                    time.perf_counter() + LP_VERTICES_SHARE * budget.left(),
+                )
                 if st.deterministic and lp.cut_short:
                     budget.cut_by_wall = True  # fewer vertices than a replay may get
             lp_seen.update(support)
@@ -927,19 +942,23 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
                 got = tier_values(current)
                 above = all(proven.get(u, False) for u in PRIORITIES if u > t)
                 # The stage's model pins every tier above at ≥ its value, like this LP.
-                b = (
+                lp_t = (
                     lp_max(t, {u: got[u] for u in PRIORITIES if u > t})
                     if lp is not None and budget.lp_time_left()
                     else None
                 )
-                if b is None and lp is not None and st.deterministic:
+                if lp_t is None and lp is not None and st.deterministic:
                     budget.cut_by_wall = True  # the plan now depends on the clock
+                b = lp_t if lp_valid else None  # a bound on the problem itself
                 cap = ub[t] if b is None else min(ub[t], b)
+                # Where the search may stop: no plan of the (possibly pruned) model beats it.
+                target = cap if lp_t is None else min(cap, lp_t)
                 if got[t] >= cap:
                     # Every person of this tier who fits alone, or the LP bound: nothing to do.
                     status = cp_model.OPTIMAL
                     stages_run.append(f"people{t}:at_{'upper' if b is None else 'lp'}_bound")
-                elif lp is not None and reach_lp_bound(t, cap):
+                elif lp is not None and reach_lp_bound(t, target):
+                    # At the LP bound: optimal for the model (for the problem if not pruned).
                     status = cp_model.OPTIMAL
                 elif lp is not None and (st.deterministic or budget.left() < 0.5 * st.time_limit_s):
                     # The LP supports fell short and half the time is gone: the full model
@@ -948,8 +967,8 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
                     # the clock here: the replay must take the same path.)
                     status = None
                 else:
-                    # A valid cut: CP-SAT stops as soon as a plan reaches the LP bound.
-                    model.add(tier_expr[t] <= cap)
+                    # A valid cut for the model: CP-SAT stops as soon as a plan reaches it.
+                    model.add(tier_expr[t] <= target)
                     status = run(
                         tier_coeffs[t],
                         True,
@@ -993,8 +1012,11 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
         # shelters; the full model's presolve alone would take most of what is left.
         near: set[int] = set()
         if lp is not None:
+            # Fewer per household on big problems: the sub-model must stay small enough to
+            # presolve in a fraction of the time left (region size: 3 per household).
+            k_near = max(2, min(LATER_LEVELS_NEAREST, LATER_LEVELS_MAX // max(1, len(hs))))
             for vs in prep.by_household:
-                near.update(sorted(vs, key=lambda v: c.km[v])[:LATER_LEVELS_NEAREST])
+                near.update(sorted(vs, key=lambda v: c.km[v])[:k_near])
         keep = lp_seen | near
 
         def later(coeffs: list[int], maximize: bool, share: float, name: str) -> None:
@@ -1036,7 +1058,7 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
         stages=stages_run,
         deterministic=st.deterministic,
         deterministic_cut_by_wall_clock=st.deterministic and budget.cut_by_wall,
-        lp_bound=lp is not None,
+        lp_bound=lp is not None and lp_valid,
     )
     return plan
 
