@@ -39,10 +39,12 @@ class TierLP:
         s = self.solver
         self.y = [s.NumVar(0.0, 1.0, "") for _ in range(n)]
         inf = s.infinity()
+        self.rows: list[pywraplp.Constraint] = []
         for vs, ks, ub in rows:
             ct = s.Constraint(-inf, float(ub))
             for v, k in zip(vs, ks, strict=True):
                 ct.SetCoefficient(self.y[v], float(k))
+            self.rows.append(ct)
         self.people = people
         self.tier = tier
         # One "people of tier t ≥ lb" row per tier, inactive (lb = 0) until pinned.
@@ -139,6 +141,15 @@ class TierLP:
             row.SetLb(old_lb)
             self._solved = False  # the objective is no longer tier t's
         return found
+
+    def row_duals(self) -> list[float]:
+        """Dual values of the rows (in the order given) at the last optimum: ≥ 0 for these
+        ``≤`` rows of a maximisation (up to GLOP's tolerances)."""
+        return [ct.dual_value() for ct in self.rows]
+
+    def pin_duals(self) -> dict[int, float]:
+        """Dual values of the "tier u ≥ pin" rows at the last optimum (≤ 0 when binding)."""
+        return {u: ct.dual_value() for u, ct in self.tier_rows.items()}
 
     def support(self, eps: float = 1e-6) -> list[int]:
         """Candidates with a positive value in the last optimal LP solution (empty if none).

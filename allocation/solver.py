@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,6 +29,7 @@ import numpy.typing as npt
 from ortools.sat.python import cp_model
 
 from .geo import haversine_matrix
+from .lagrange import floor_bound, lagrangian_bound
 from .lpbound import TierLP
 from .models import (
     PRIORITIES,
@@ -41,6 +43,7 @@ from .models import (
 )
 from .options import analyse
 from .rules import (
+    EligiblePairs,
     Profile,
     RoomType,
     SharedPool,
@@ -105,6 +108,9 @@ class _Prepared:
     #: Per shelter: private rooms with at least one bed, and those also wheelchair.
     bed_rooms: list[int]
     bed_wc_rooms: list[int]
+    #: Every (household, shelter) pair passing rules 4-7 and the fit test, pruned or not
+    #: (computed on demand: 4.3M pairs at region size).
+    all_pairs: Callable[[], EligiblePairs]
 
     def bed_room_use(self, j: int, combo: tuple[int, ...]) -> tuple[int, int]:
         """(rooms with a bed, wheelchair rooms with a bed) a private combo takes at shelter j."""
@@ -230,6 +236,11 @@ def _prepare(problem: Problem, max_candidates: int) -> _Prepared:
         caps,
         bed_rooms,
         bed_wc_rooms,
+        lambda: (
+            pairs
+            if not truncated
+            else eligible_pairs(problem, table, extra_mask=has_room, pair_filter=pair_filter)
+        ),
     )
 
 
@@ -386,6 +397,8 @@ LATER_LEVELS_NEAREST = 8
 LATER_LEVELS_MAX = 20_000
 #: Most of the time left that the extra LP vertices of one tier may take.
 LP_VERTICES_SHARE = 0.3
+#: Largest households × shelters for the Lagrangian bound of a pruned model.
+LAGRANGE_MAX_CELLS = 20_000_000
 #: Optimal LP solutions searched besides the first (see ``TierLP.optimal_supports``).
 LP_EXTRA_VERTICES = 3
 
@@ -485,6 +498,9 @@ class _Row:
     coeffs: list[int]
     ub: int
     keep_apart: bool = False
+    #: What the row counts: ("household",), ("type", shelter, type), ("hall", shelter),
+    #: ("hall_wc", shelter), ("pool", shelter, sex), ("pool_wc", shelter, sex), ("keep_apart",).
+    key: tuple[object, ...] = ()
 
 
 def _rows(problem: Problem, prep: _Prepared, ka: dict[tuple[int, int], float]) -> list[_Row]:
@@ -495,7 +511,7 @@ def _rows(problem: Problem, prep: _Prepared, ka: dict[tuple[int, int], float]) -
     rows: list[_Row] = []
     for vs in prep.by_household:
         if len(vs) > 1:
-            rows.append(_Row(list(vs), [1] * len(vs), 1))
+            rows.append(_Row(list(vs), [1] * len(vs), 1, key=("household",)))
     # Capacity: rooms per (shelter, type), beds per (shelter, sex pool).
     type_use: dict[tuple[int, int], list[tuple[int, int]]] = {}
     pool_use: dict[tuple[int, str], list[int]] = {}
@@ -525,13 +541,18 @@ def _rows(problem: Problem, prep: _Prepared, ka: dict[tuple[int, int], float]) -
     for (j, t), uses in type_use.items():
         cap = prep.types[j][t].count
         if sum(k for _, k in uses) > cap:
-            rows.append(_Row([v for v, _ in uses], [k for _, k in uses], cap))
+            rows.append(_Row([v for v, _ in uses], [k for _, k in uses], cap, key=("type", j, t)))
     # One-person households in "any room with a bed": with families' rooms, Hall's condition
     # for two nested classes (wheelchair users need wheelchair rooms, others take any).
     for j, vs in any_use.items():
         fam = [(v, nb) for v, nb, _ in fam_bed.get(j, []) if nb]
         rows.append(
-            _Row([v for v, _ in fam] + vs, [nb for _, nb in fam] + [1] * len(vs), prep.bed_rooms[j])
+            _Row(
+                [v for v, _ in fam] + vs,
+                [nb for _, nb in fam] + [1] * len(vs),
+                prep.bed_rooms[j],
+                key=("hall", j),
+            )
         )
     for j, vs in any_wc_use.items():
         fam = [(v, nw) for v, _, nw in fam_bed.get(j, []) if nw]
@@ -540,16 +561,17 @@ def _rows(problem: Problem, prep: _Prepared, ka: dict[tuple[int, int], float]) -
                 [v for v, _ in fam] + vs,
                 [nw for _, nw in fam] + [1] * len(vs),
                 prep.bed_wc_rooms[j],
+                key=("hall_wc", j),
             )
         )
     for (j, sex), vs in pool_use.items():
         cap = prep.pools[j][sex].beds
         if len(vs) > cap:
-            rows.append(_Row(vs, [1] * len(vs), cap))
+            rows.append(_Row(vs, [1] * len(vs), cap, key=("pool", j, sex)))
     for (j, sex), vs in pool_wc_use.items():
         cap = prep.pools[j][sex].wheelchair_beds
         if len(vs) > cap:
-            rows.append(_Row(vs, [1] * len(vs), cap))
+            rows.append(_Row(vs, [1] * len(vs), cap, key=("pool_wc", j, sex)))
     # Rule 8: for each shelter a of one side, "at a" + "at any conflicting b" ≤ 1.
     by_hs: list[dict[int, list[int]]] = [{} for _ in hs]
     for v in range(n):
@@ -566,7 +588,7 @@ def _rows(problem: Problem, prep: _Prepared, ka: dict[tuple[int, int], float]) -
                 terms = list(by_hs[a][ja])
                 for jb in conflict:
                     terms += by_hs[b][jb]
-                rows.append(_Row(terms, [1] * len(terms), 1, keep_apart=True))
+                rows.append(_Row(terms, [1] * len(terms), 1, keep_apart=True, key=("keep_apart",)))
     return rows
 
 
@@ -827,6 +849,11 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
     # search on the pruned model may stop (measured at region size: the engine placed 4 %
     # fewer people of tier 3 than this LP before it guided the search).
     lp_valid = not prep.truncated
+    # A pruned model's LP still gives a valid bound through its duals priced over every
+    # pair (``lagrange.py``), as long as listing the pairs stays cheap (region: 9M cells,
+    # ~1 s; national: 250M, not attempted).
+    cells = len(hs) * len(problem.shelters)
+    lagrange_ok = cells <= LAGRANGE_MAX_CELLS
     if (
         n
         and n <= LP_MAX_CANDIDATES
@@ -837,6 +864,10 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
             n, [(r.vars, r.coeffs, r.ub) for r in rows if not r.keep_apart], people, tier_of
         )
         budget.lp_reserve_s = 2 * (0.02 + n / 600_000)
+        if not lp_valid and lagrange_ok:
+            # Listing every pair (measured ~1 s for 9M household×shelter cells) and one more
+            # LP solve per open tier, for the Lagrangian bound.
+            budget.lp_reserve_s += cells / 5_000_000 + 4 * (0.05 + n / 100_000)
     proven: dict[int, bool] = {}
 
     def lp_bound(t: int, got: dict[int, int]) -> int | None:
@@ -846,7 +877,7 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
         highest unproven one at ≥ its value; the ones below it are left free (a plan better
         on that tier may place anything there).
         """
-        if lp is None or not lp_valid or not budget.lp_time_left():
+        if lp is None or not budget.lp_time_left():
             return None
         pins: dict[int, int] = {}
         for u in sorted(PRIORITIES, reverse=True):
@@ -855,7 +886,35 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
             pins[u] = got[u]
             if not proven.get(u, False):
                 break
-        return lp_max(t, pins)
+        if lp_valid:
+            return lp_max(t, pins)
+        if not lagrange_ok or lp.maximise_tier(t, pins, budget.deadline) is None:
+            return None
+        return floor_bound(
+            lagrangian_bound(
+                problem,
+                prep.profiles,
+                prep.types,
+                prep.pools,
+                prep.bed_rooms,
+                prep.bed_wc_rooms,
+                c.h,
+                c.s,
+                [(r.key, r.vars, r.coeffs, r.ub) for r in rows if not r.keep_apart],
+                lp.row_duals(),
+                lp.pin_duals(),
+                pins,
+                t,
+                all_pairs(),
+            )
+        )
+
+    pairs_cache: list[EligiblePairs] = []
+
+    def all_pairs() -> EligiblePairs:
+        if not pairs_cache:
+            pairs_cache.append(prep.all_pairs())
+        return pairs_cache[0]
 
     lp_memo: dict[tuple[int, tuple[tuple[int, int], ...]], int] = {}
 
@@ -1058,7 +1117,7 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
         stages=stages_run,
         deterministic=st.deterministic,
         deterministic_cut_by_wall_clock=st.deterministic and budget.cut_by_wall,
-        lp_bound=lp is not None and lp_valid,
+        lp_bound=lp is not None and (lp_valid or lagrange_ok),
     )
     return plan
 

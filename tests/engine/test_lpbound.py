@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from allocation import check, solve
 from allocation import solver as solver_mod
 from allocation.generate import generate_problem
+from allocation.lagrange import lagrangian_bound
 from allocation.lpbound import TierLP
 from allocation.models import Problem
 from allocation.rules import keep_apart_pairs
@@ -118,3 +120,81 @@ def test_departement_top_tiers_proven_within_the_limit() -> None:
     assert placed["4"] == bound["4"] and placed["3"] == bound["3"]
     # The LP bound, not the weak "everyone who fits alone" one.
     assert plan.stats.model_extra["lp_bound"] is True
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems(max_h=4, max_s=3))
+def test_bound_of_a_pruned_model_stays_valid(prob: Problem) -> None:
+    # Keep one shelter per household: the model is a restriction, its own LP bounds only
+    # the model, and the reported bound comes from the Lagrangian pricing of every pair.
+    # Whatever the plan, the bound at the first tier where it falls short of the true
+    # lexicographic optimum must still be at least that optimum; "optimal" must be true.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(solver_mod, "MAX_CANDIDATES", 2)
+        mp.setattr(solver_mod, "MIN_NEAREST", 1)
+        plan = solve(prob)
+    assert check(prob, plan) == []
+    best = dict(zip((4, 3, 2, 1), brute_level1(prob), strict=True))
+    placed = {int(k): v for k, v in plan.objective.people_placed_by_priority.items()}
+    bound = {int(k): v for k, v in plan.bound.people_placed_by_priority.items()}
+    if plan.status == "optimal":
+        assert placed == best
+    for t in (4, 3, 2, 1):
+        if placed[t] != best[t]:
+            assert bound[t] >= best[t]
+            break
+
+
+def _lagrange(
+    prob: Problem, max_candidates: int, t: int, pins: dict[int, int]
+) -> tuple[int, float]:
+    """(floored LP of the possibly pruned model, Lagrangian bound over every pair)."""
+    prep = solver_mod._prepare(prob, max_candidates)
+    rows = [r for r in solver_mod._rows(prob, prep, keep_apart_pairs(prob)) if not r.keep_apart]
+    c = prep.cands
+    people = [prep.profiles[c.h[v]].size for v in range(len(c))]
+    tier = [prob.households[c.h[v]].priority for v in range(len(c))]
+    lp = TierLP(len(c), [(r.vars, r.coeffs, r.ub) for r in rows], people, tier)
+    value = lp.maximise_tier(t, pins)
+    assert value is not None
+    bound = lagrangian_bound(
+        prob,
+        prep.profiles,
+        prep.types,
+        prep.pools,
+        prep.bed_rooms,
+        prep.bed_wc_rooms,
+        c.h,
+        c.s,
+        [(r.key, r.vars, r.coeffs, r.ub) for r in rows],
+        lp.row_duals(),
+        lp.pin_duals(),
+        pins,
+        t,
+        prep.all_pairs(),
+    )
+    return value, bound
+
+
+def test_lagrangian_bound_equals_the_lp_on_an_unpruned_model() -> None:
+    # Strong duality: with the LP's own optimal duals and no pair left out, the
+    # Lagrangian bound is the LP value (a wrong dual sign would break this).
+    gen = generate_problem(12, 40, seed=3, region="hainaut")
+    value, bound = _lagrange(gen, 10**9, 3, {})
+    assert abs(bound - value) < 1e-6 or math.floor(bound + 1e-6) == value
+    value4, bound4 = _lagrange(gen, 10**9, 2, {4: 0, 3: 0})
+    assert math.floor(bound4 + 1e-6) == value4
+
+
+def test_lagrangian_bound_counts_the_shelters_a_pruned_model_left_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Two women, two single rooms; the model keeps only the nearest shelter per household,
+    # so its own LP says 1. Priced over every pair, the bound covers the true optimum, 2.
+    monkeypatch.setattr(solver_mod, "MIN_NEAREST", 1)
+    near = shelter("NEAR", km=1, rooms=[room("N1", 1)])
+    far = shelter("FAR", km=5, rooms=[room("F1", 1)])
+    prob = problem([near, far], [household(f"W{i}", WOMAN, priority=4) for i in range(2)])
+    value, bound = _lagrange(prob, 2, 4, {})
+    assert value == 1
+    assert bound >= 2
