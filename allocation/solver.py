@@ -224,6 +224,15 @@ def _prepare(problem: Problem, max_candidates: int) -> _Prepared:
             cands.wasted.append(w)
             cands.km.append(km)
             cands.lang_miss.append(miss)
+    full_pairs: list[EligiblePairs] = [pairs] if not truncated else []
+
+    def all_pairs() -> EligiblePairs:
+        if not full_pairs:  # listed once, on demand
+            full_pairs.append(
+                eligible_pairs(problem, table, extra_mask=has_room, pair_filter=pair_filter)
+            )
+        return full_pairs[0]
+
     return _Prepared(
         profiles,
         types,
@@ -236,11 +245,7 @@ def _prepare(problem: Problem, max_candidates: int) -> _Prepared:
         caps,
         bed_rooms,
         bed_wc_rooms,
-        lambda: (
-            pairs
-            if not truncated
-            else eligible_pairs(problem, table, extra_mask=has_room, pair_filter=pair_filter)
-        ),
+        all_pairs,
     )
 
 
@@ -905,16 +910,9 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
                 lp.pin_duals(),
                 pins,
                 t,
-                all_pairs(),
+                prep.all_pairs(),
             )
         )
-
-    pairs_cache: list[EligiblePairs] = []
-
-    def all_pairs() -> EligiblePairs:
-        if not pairs_cache:
-            pairs_cache.append(prep.all_pairs())
-        return pairs_cache[0]
 
     lp_memo: dict[tuple[int, tuple[tuple[int, int], ...]], int] = {}
 
