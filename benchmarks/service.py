@@ -189,11 +189,13 @@ SEQUENTIAL_POSTS = 300
 
 
 def summarise(measured: list[dict[str, Any]]) -> dict[str, Any]:
-    """Several runs of one scenario: the median of each figure, and every run's p99."""
+    """Several runs of one scenario: the median of each figure (the worst max), and every
+    run's p99."""
     out: dict[str, Any] = {
         key: statistics.median(r[key] for r in measured)
-        for key in ("rate", "p50_ms", "p90_ms", "p99_ms", "max_ms")
+        for key in ("rate", "p50_ms", "p90_ms", "p99_ms")
     }
+    out["max_ms"] = max(r["max_ms"] for r in measured)
     out["requests"] = sum(r["requests"] for r in measured)
     out["errors"] = sum(r["errors"] for r in measured)
     out["p99_each_ms"] = [r["p99_ms"] for r in measured]
@@ -536,9 +538,9 @@ def report(res: dict[str, Any], args: argparse.Namespace) -> str:
         "",
         f"Each load scenario ran {args.repeat} time(s) for {args.duration} s, the three in "
         "turn (200, 304, POST, then again), on the same server from its start: the table "
-        "gives the median of the runs' figures (the first run includes each worker's first "
-        "requests); *p99 per run* and the load average (1 min) at each run's start show the "
-        "spread.",
+        "gives the median of the runs' figures and the worst max (the first run includes each "
+        "worker's first requests); *p99 per run* and the load average (1 min) at each run's "
+        "start show the spread.",
         "",
         "| what | offered | p50 | p90 | p99 | max | errors | p99 per run (load avg) | target |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
