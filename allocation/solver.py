@@ -601,6 +601,29 @@ def _rows(problem: Problem, prep: _Prepared, ka: dict[tuple[int, int], float]) -
     return rows
 
 
+def _lagrangian_bound(
+    problem: Problem, prep: _Prepared, rows: list[_Row], lp: TierLP, pins: dict[int, int], t: int
+) -> float:
+    """``lagrange.lagrangian_bound`` for this model, with the duals of the LP just solved for
+    tier t with ``pins`` (``lp.maximise_tier(t, pins)``)."""
+    return lagrangian_bound(
+        problem,
+        prep.profiles,
+        prep.types,
+        prep.pools,
+        prep.bed_rooms,
+        prep.bed_wc_rooms,
+        prep.cands.h,
+        prep.cands.s,
+        [(r.key, r.vars, r.coeffs, r.ub) for r in rows if not r.keep_apart],
+        lp.row_duals(),
+        lp.pin_duals(),
+        pins,
+        t,
+        prep.all_pairs(),
+    )
+
+
 def _build_model(n: int, rows: list[_Row]) -> tuple[cp_model.CpModel, list[cp_model.IntVar]]:
     """The CP-SAT model of the rows (no objective)."""
     model = cp_model.CpModel()
@@ -911,24 +934,7 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
             return lp_max(t, pins)
         if not lagrange_ok or lp.maximise_tier(t, pins, budget.deadline) is None:
             return None
-        return floor_bound(
-            lagrangian_bound(
-                problem,
-                prep.profiles,
-                prep.types,
-                prep.pools,
-                prep.bed_rooms,
-                prep.bed_wc_rooms,
-                c.h,
-                c.s,
-                [(r.key, r.vars, r.coeffs, r.ub) for r in rows if not r.keep_apart],
-                lp.row_duals(),
-                lp.pin_duals(),
-                pins,
-                t,
-                prep.all_pairs(),
-            )
-        )
+        return floor_bound(_lagrangian_bound(problem, prep, rows, lp, pins, t))
 
     lp_memo: dict[tuple[int, tuple[tuple[int, int], ...]], int] = {}
 

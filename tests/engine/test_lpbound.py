@@ -11,7 +11,6 @@ from hypothesis import HealthCheck, given, settings
 from allocation import check, solve
 from allocation import solver as solver_mod
 from allocation.generate import generate_problem
-from allocation.lagrange import lagrangian_bound
 from allocation.lpbound import TierLP
 from allocation.models import Problem
 from allocation.rules import keep_apart_pairs
@@ -150,29 +149,14 @@ def _lagrange(
 ) -> tuple[int, float]:
     """(floored LP of the possibly pruned model, Lagrangian bound over every pair)."""
     prep = solver_mod._prepare(prob, max_candidates)
-    rows = [r for r in solver_mod._rows(prob, prep, keep_apart_pairs(prob)) if not r.keep_apart]
+    rows = solver_mod._rows(prob, prep, keep_apart_pairs(prob))
     c = prep.cands
     people = [prep.profiles[c.h[v]].size for v in range(len(c))]
     tier = [prob.households[c.h[v]].priority for v in range(len(c))]
-    lp = TierLP(len(c), [(r.vars, r.coeffs, r.ub) for r in rows], people, tier)
+    lp = TierLP(len(c), [(r.vars, r.coeffs, r.ub) for r in rows if not r.keep_apart], people, tier)
     value = lp.maximise_tier(t, pins)
     assert value is not None
-    bound = lagrangian_bound(
-        prob,
-        prep.profiles,
-        prep.types,
-        prep.pools,
-        prep.bed_rooms,
-        prep.bed_wc_rooms,
-        c.h,
-        c.s,
-        [(r.key, r.vars, r.coeffs, r.ub) for r in rows],
-        lp.row_duals(),
-        lp.pin_duals(),
-        pins,
-        t,
-        prep.all_pairs(),
-    )
+    bound = solver_mod._lagrangian_bound(prob, prep, rows, lp, pins, t)
     return value, bound
 
 
