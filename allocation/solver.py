@@ -447,7 +447,7 @@ class _Budget:
     def lp_time_left(self) -> bool:
         """Enough wall time left to try an LP bound: GLOP has its own time limit (the
         deadline) and gives no bound rather than a wrong one if it does not finish."""
-        return self.deadline - time.perf_counter() > 0.05
+        return self.left() > 0.05
 
     def params(
         self,
@@ -465,7 +465,7 @@ class _Budget:
         prm.random_seed = seed
         prm.num_workers = workers
         prm.log_search_progress = False
-        left = self.deadline - time.perf_counter()
+        left = self.left()
         if self.deterministic:
             # Deterministic time does not depend on machine load, and one worker makes the
             # search itself reproducible (interleaved parallel search measured 4x slower).
@@ -898,7 +898,7 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
         n
         and n <= LP_MAX_CANDIDATES
         # Measured ~80k candidates per second to build; keep it a small share of the budget.
-        and n / 80_000 < 0.2 * (budget.deadline - time.perf_counter())
+        and n / 80_000 < 0.2 * budget.left()
     ):
         lp = TierLP(
             n, [(r.vars, r.coeffs, r.ub) for r in rows if not r.keep_apart], people, tier_of

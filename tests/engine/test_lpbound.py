@@ -19,15 +19,21 @@ from .builders import WOMAN, household, member, problem, room, shelter
 from .test_properties import brute_level1, problems
 
 
-def _lp(prob: Problem) -> TierLP:
-    prep = solver_mod._prepare(prob, 10**9)
+def _model_lp(
+    prob: Problem, max_candidates: int = 10**9
+) -> tuple[solver_mod._Prepared, list[solver_mod._Row], TierLP]:
+    """The engine's prepared candidates, rows and tier LP for ``prob``."""
+    prep = solver_mod._prepare(prob, max_candidates)
     rows = solver_mod._rows(prob, prep, keep_apart_pairs(prob))
     c = prep.cands
     people = [prep.profiles[c.h[v]].size for v in range(len(c))]
     tier = [prob.households[c.h[v]].priority for v in range(len(c))]
-    return TierLP(
-        len(c), [(r.vars, r.coeffs, r.ub) for r in rows if not r.keep_apart], people, tier
-    )
+    lp = TierLP(len(c), [(r.vars, r.coeffs, r.ub) for r in rows if not r.keep_apart], people, tier)
+    return prep, rows, lp
+
+
+def _lp(prob: Problem) -> TierLP:
+    return _model_lp(prob)[2]
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -148,12 +154,7 @@ def _lagrange(
     prob: Problem, max_candidates: int, t: int, pins: dict[int, int]
 ) -> tuple[int, float]:
     """(floored LP of the possibly pruned model, Lagrangian bound over every pair)."""
-    prep = solver_mod._prepare(prob, max_candidates)
-    rows = solver_mod._rows(prob, prep, keep_apart_pairs(prob))
-    c = prep.cands
-    people = [prep.profiles[c.h[v]].size for v in range(len(c))]
-    tier = [prob.households[c.h[v]].priority for v in range(len(c))]
-    lp = TierLP(len(c), [(r.vars, r.coeffs, r.ub) for r in rows if not r.keep_apart], people, tier)
+    prep, rows, lp = _model_lp(prob, max_candidates)
     value = lp.maximise_tier(t, pins)
     assert value is not None
     bound = solver_mod._lagrangian_bound(prob, prep, rows, lp, pins, t)
