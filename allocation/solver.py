@@ -396,6 +396,10 @@ SUPPORT_STAGE_SHARE = 0.4
 SUPPORT_FIRST_LOOK_SHARE = 0.1
 #: Share of the time limit kept for levels 2-4 when the LP guides level 1.
 LATER_LEVELS_SHARE = 0.15
+#: Level-1 sub-models: each household's nearest candidates added to the LP supports
+#: (measured at département size: 1 vertex + 5 nearest found as good a tier-1 plan as 4
+#: vertices, without the GLOP time of the 3 extra vertices).
+TIER_NEAREST = 5
 #: Levels 2-4 on a sub-model (LP available): each household's nearest candidates kept.
 LATER_LEVELS_NEAREST = 8
 #: ... and about this many nearest candidates in all.
@@ -403,7 +407,15 @@ LATER_LEVELS_MAX = 20_000
 #: Most of the time left that the extra LP vertices of one tier may take.
 LP_VERTICES_SHARE = 0.3
 #: Deterministic mode: share of the usual work budget when GLOP guides the search.
-DET_BUDGET_WITH_LP = 0.5
+DET_BUDGET_WITH_LP = 1.0
+#: Deterministic mode: work budget (share of the total) of a tier's first look at one LP
+#: vertex, and of its search with the nearest candidates (three times that for the last
+#: tier). Measured at département size, one worker with linearization level 2: 0.1-0.2
+#: units for one vertex, 0.2 (tier 2) to 0.8-1.7 (tier 1) for one vertex + 5 nearest.
+DET_FIRST_LOOK = 0.05
+DET_NEAREST_STEP = 0.15
+#: Deterministic mode: work budget of each of levels 2-4 on its sub-model.
+DET_LATER_LEVEL = 0.06
 #: Largest households × shelters for the Lagrangian bound of a pruned model.
 LAGRANGE_MAX_CELLS = 20_000_000
 #: Optimal LP solutions searched besides the first (see ``TierLP.optimal_supports``),
@@ -733,6 +745,15 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
                 out[tier_of[v]] += people[v]
         return out
 
+    def note_stage(name: str, cp: cp_model.CpSolver, status: int, coeffs: list[int]) -> None:
+        """``stats.stages``: name:CP-SAT status:the plan's value after it:wall used/allowed@
+        seconds since the start."""
+        value = sum(coeffs[v] for v in range(n) if current[v])
+        stages_run.append(
+            f"{name}:{cp.status_name(status).lower()}:{value}:{cp.wall_time:.1f}s"
+            f"/{cp.parameters.max_time_in_seconds:.1f}s@{time.perf_counter() - t0:.1f}s"
+        )
+
     def run(
         coeffs: list[int],
         maximize: bool,
@@ -770,10 +791,6 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
             for v in dropped:
                 domains[x[v].index].domain[1] = 1
         budget.after(solver, status)
-        stages_run.append(
-            f"{name}:{solver.status_name(status).lower()}:{solver.wall_time:.1f}s"
-            f"/{solver.parameters.max_time_in_seconds:.1f}s@{time.perf_counter() - t0:.1f}s"
-        )
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             new = _solution(solver, n)
             old_val = sum(coeffs[v] for v in range(n) if current[v])
@@ -783,6 +800,7 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
                 current = new
             # Top up with anyone who still fits (never worse on level 1).
             current = to_values(_greedy(problem, prep, ka, to_chosen(current)))
+        note_stage(name, solver, status, coeffs)
         return status
 
     # Lower bounds that every later plan keeps (levels already optimised): (coeffs, ≥ value).
@@ -807,13 +825,15 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
         det_share: float,
         name: str,
         stop_at: int | None = None,
+        mip_like: bool = False,
     ) -> bool:
         """Optimise Σ coeffs·x over the candidates ``keep`` only (plus the current plan).
 
         A sub-model of a few thousand candidates presolves in milliseconds where the full
         one takes ~1.7 s at département size; every plan it finds is valid for the full
         problem (same rows, same pins). With ``stop_at`` (an upper bound for a maximised
-        level, the LP's) the search stops as soon as a plan reaches it. True if the plan
+        level, the LP's) the search stops as soon as a plan reaches it. ``mip_like``: one
+        worker with the full linear relaxation (level 1, see below). True if the plan
         improved on this objective (or reached ``stop_at``).
         """
         nonlocal current
@@ -856,19 +876,23 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
         # Most of a sub-model's presolve work went to this rewrite (measured: 0.8 of 0.9
         # deterministic units on the fairness sub-model, before any search).
         sub_solver.parameters.find_big_linear_overlap = False
-        if st.deterministic:
+        if mip_like:
+            # Level 1: one worker with CP-SAT's full linear relaxation (cuts, LP-guided
+            # search) solves these sub-models like a MIP: measured at département size,
+            # tier 1 on one LP vertex + the 5 nearest candidates proven optimal for the
+            # sub-model in 1.5-2 s, where two default workers were still 10-25 % below
+            # after 20 s. One worker is also reproducible (deterministic mode).
+            sub_solver.parameters.num_workers = 1
+            sub_solver.parameters.linearization_level = 2
+        elif st.deterministic:
             # Interleaved search is deterministic and, unlike one sequential worker, runs
             # the LNS that finds the LP-bound plans on these small models.
             sub_solver.parameters.num_workers = max(2, workers)
             sub_solver.parameters.interleave_search = True
         status = sub_solver.solve(sub, _StopAt(stop_at) if stop_at is not None else None)
         budget.after(sub_solver, status)
-        stages_run.append(
-            f"{name}:{sub_solver.status_name(status).lower()}:"
-            f"{sub_solver.wall_time:.1f}s/{sub_solver.parameters.max_time_in_seconds:.1f}s"
-            f"@{time.perf_counter() - t0:.1f}s"
-        )
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            note_stage(name, sub_solver, status, coeffs)
             return False
         new = [0] * n
         for i, v in enumerate(idx):
@@ -880,6 +904,7 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
         if better or new_val == old_val:
             # Candidates left out of the sub-model: top up with anyone who still fits.
             current = to_values(_greedy(problem, prep, ka, to_chosen(new)))
+        note_stage(name, sub_solver, status, coeffs)
         return better or (stop_at is not None and new_val >= stop_at)
 
     # LP relaxation on the full candidate set (never a pruned one): a valid bound per tier.
@@ -953,51 +978,77 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
     # Candidates of the LP's optimal solutions met on the way (the later levels search them).
     lp_seen: set[int] = set()
 
-    def reach_lp_bound(t: int, cap: int) -> bool:
-        """Search tier t on the support of optimal LP solutions; True once at ``cap``.
+    # Each household's candidates, nearest first (the sub-models' cheap neighbourhood).
+    by_km = [sorted(vs, key=lambda v: c.km[v]) for vs in prep.by_household] if lp else []
+
+    def nearest(k: int, min_tier: int = 0) -> set[int]:
+        return {v for i, vs in enumerate(by_km) if hs[i].priority >= min_tier for v in vs[:k]}
+
+    def reach_lp_bound(t: int, cap: int, last: bool) -> bool:
+        """Search tier t on sub-models around optimal LP solutions; True once at ``cap``.
 
         The LP optimum is sparse and nearly integral: a model of its support (a few hundred
         of ~57k candidates at département size) often holds a plan placing ⌊LP⌋ people of
         tier t, which is then proven optimal for the full problem. First the vertex just
-        solved (enough for the top tiers, measured), then the union with a few more optimal
-        vertices (~0.3 s of GLOP each, so only when needed).
+        solved (enough for the top tiers, measured), then with every household's nearest
+        candidates (free: no LP to solve), then the union with a few more optimal vertices
+        (0.5-0.8 s of GLOP each, so only when needed).
         """
         assert lp is not None
         support = set(lp.support())
-        # Deterministic mode: one round (no clock to say whether a second one fits).
-        rounds = 1 if st.deterministic else LP_VERTEX_ROUNDS
-        for round_, extra in enumerate((0, *[LP_EXTRA_VERTICES] * rounds)):
-            # An extra vertex costs GLOP 2-4 times the tier's own LP (measured: 0.3-0.8 s
+        k_near = max(1, min(TIER_NEAREST, LATER_LEVELS_MAX // max(1, len(hs))))
+        # Deterministic mode: no extra vertices. GLOP's time is not counted in work units,
+        # and whether a round fits could only be asked of the clock.
+        rounds = 0 if st.deterministic else LP_VERTEX_ROUNDS
+        vertices = 1
+        gained = True  # whether the last step placed more people of tier t
+        for step in range(2 + rounds):
+            # An extra vertex costs GLOP 2-4 times the tier's own LP (measured: 0.5-0.8 s
             # at département size, ~5 s at region size): they get at most a share of the
             # time left, and are not started without the time to also search them.
             # Deterministic mode never asks the clock which path to take (only the wall
             # cap stops GLOP, and then says so).
-            if extra and not st.deterministic and budget.left() < 0.5 + 3 * lp.last_solve_s:
-                break
-            if extra:
+            if step >= 2:
+                if not st.deterministic and budget.left() < 0.5 + 3 * lp.last_solve_s:
+                    break
+                # More vertices after a round that gained nothing: the tier is probably at
+                # its optimum below the LP bound (measured: 376 of 377 with 4 and with 7
+                # vertices, 4 s the lower tiers needed more).
+                if step >= 3 and not gained:
+                    break
                 support |= lp.optimal_supports(
                     t,
                     c.km,
-                    extra,
-                    seed + round_,
+                    LP_EXTRA_VERTICES,
+                    seed + step - 1,
                     budget.deadline
                     if st.deterministic
                     else time.perf_counter() + LP_VERTICES_SHARE * budget.left(),
-                    least_cost_first=round_ == 1,
+                    least_cost_first=step == 2,
                 )
+                vertices += LP_EXTRA_VERTICES
                 if st.deterministic and lp.cut_short:
                     budget.cut_by_wall = True  # fewer vertices than a replay may get
             lp_seen.update(support)
+            keep = {v for v in support if tier_of[v] >= t}
+            name = f"people{t}-lp-{vertices}-vertices"
+            if step >= 1:
+                keep |= nearest(k_near, t)
+                name += f"+{k_near}-nearest"
+            before = tier_values(current)[t]
             sub_run(
-                {v for v in support if tier_of[v] >= t},
+                keep,
                 tier_coeffs[t],
                 True,
-                SUPPORT_FIRST_LOOK_SHARE if not extra else SUPPORT_STAGE_SHARE,
+                # The last tier leaves time to no other tier.
+                SUPPORT_FIRST_LOOK_SHARE if step == 0 else SUPPORT_STAGE_SHARE * (2 if last else 1),
                 # Deterministic work budget (shares of 40 % of the limit, in CP-SAT units).
-                0.04 if not extra else 0.12,
-                f"people{t}-lp-{1 + extra * round_}-vertices",
+                DET_FIRST_LOOK if step == 0 else DET_NEAREST_STEP * (3 if last else 1),
+                name,
                 stop_at=cap,
+                mip_like=True,
             )
+            gained = tier_values(current)[t] > before
             if tier_values(current)[t] >= cap:
                 return True
         return False
@@ -1044,7 +1095,7 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
                     # Every person of this tier who fits alone, or the LP bound: nothing to do.
                     status = cp_model.OPTIMAL
                     stages_run.append(f"people{t}:at_{'upper' if b is None else 'lp'}_bound")
-                elif lp is not None and reach_lp_bound(t, target):
+                elif lp is not None and reach_lp_bound(t, target, t == tiers[-1]):
                     # At the LP bound: optimal for the model (for the problem if not pruned).
                     status = cp_model.OPTIMAL
                 elif lp is not None and (st.deterministic or budget.left() < 0.5 * st.time_limit_s):
@@ -1101,15 +1152,13 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
         if lp is not None:
             # Fewer per household on big problems: the sub-model must stay small enough to
             # presolve in a fraction of the time left (region size: 3 per household).
-            k_near = max(2, min(LATER_LEVELS_NEAREST, LATER_LEVELS_MAX // max(1, len(hs))))
-            for vs in prep.by_household:
-                near.update(sorted(vs, key=lambda v: c.km[v])[:k_near])
+            near = nearest(max(2, min(LATER_LEVELS_NEAREST, LATER_LEVELS_MAX // max(1, len(hs)))))
         keep = lp_seen | near
 
         def later(coeffs: list[int], maximize: bool, share: float, name: str) -> None:
             full = lp is None
             if lp is not None:
-                sub_run(keep, coeffs, maximize, share, 0.1, f"{name}-sub")
+                sub_run(keep, coeffs, maximize, share, DET_LATER_LEVEL, f"{name}-sub")
                 # With time to spare (small problems, long limits) the full model may still
                 # improve on the sub-model's optimum; never in deterministic mode (the
                 # choice would depend on the clock).
