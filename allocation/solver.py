@@ -400,6 +400,10 @@ LATER_LEVELS_SHARE = 0.15
 #: (measured at département size: 1 vertex + 5 nearest found as good a tier-1 plan as 4
 #: vertices, without the GLOP time of the 3 extra vertices).
 TIER_NEAREST = 5
+#: Largest level-1 sub-model solved MIP-like (one worker, full linear relaxation); above
+#: it the root LP alone may outlast the stage (measured at region size: no plan at all in
+#: 3 s on ~7k candidates, in 8 s on ~20k) and the default portfolio does better.
+MIP_LIKE_MAX = 8_000
 #: Levels 2-4 on a sub-model (LP available): each household's nearest candidates kept.
 LATER_LEVELS_NEAREST = 8
 #: ... and about this many nearest candidates in all.
@@ -409,11 +413,11 @@ LP_VERTICES_SHARE = 0.3
 #: Deterministic mode: share of the usual work budget when GLOP guides the search.
 DET_BUDGET_WITH_LP = 1.0
 #: Deterministic mode: work budget (share of the total) of a tier's first look at one LP
-#: vertex, and of its search with the nearest candidates (three times that for the last
-#: tier). Measured at département size, one worker with linearization level 2: 0.1-0.2
-#: units for one vertex, 0.2 (tier 2) to 0.8-1.7 (tier 1) for one vertex + 5 nearest.
+#: vertex, and of its search with the nearest candidates (twice that for the last tier).
+#: Measured at département size, one worker with linearization level 2: 0.1-0.2 units
+#: for one vertex; 0.2-1 (tier 2) and 0.8-1.7 (tier 1) for one vertex + 5 nearest.
 DET_FIRST_LOOK = 0.05
-DET_NEAREST_STEP = 0.15
+DET_NEAREST_STEP = 0.3
 #: Deterministic mode: work budget of each of levels 2-4 on its sub-model.
 DET_LATER_LEVEL = 0.06
 #: Largest households × shelters for the Lagrangian bound of a pruned model.
@@ -826,6 +830,7 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
         name: str,
         stop_at: int | None = None,
         mip_like: bool = False,
+        min_tier: int = 0,
     ) -> bool:
         """Optimise Σ coeffs·x over the candidates ``keep`` only (plus the current plan).
 
@@ -833,11 +838,13 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
         one takes ~1.7 s at département size; every plan it finds is valid for the full
         problem (same rows, same pins). With ``stop_at`` (an upper bound for a maximised
         level, the LP's) the search stops as soon as a plan reaches it. ``mip_like``: one
-        worker with the full linear relaxation (level 1, see below). True if the plan
-        improved on this objective (or reached ``stop_at``).
+        worker with the full linear relaxation (level 1, see below). ``min_tier``: households
+        of lower tiers are left out (a tier-t stage; the greedy top-up puts them back, as in
+        ``run``). True if the plan improved on this objective (or reached ``stop_at``).
         """
         nonlocal current
-        idx = sorted(keep | {v for v in range(n) if current[v]})
+        planned = {v for v in range(n) if current[v]}
+        idx = sorted(v for v in keep | planned if tier_of[v] >= min_tier)
         pos = {v: i for i, v in enumerate(idx)}
         sub = cp_model.CpModel()
         xs = [sub.new_bool_var(f"x{v}") for v in idx]
@@ -876,7 +883,7 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
         # Most of a sub-model's presolve work went to this rewrite (measured: 0.8 of 0.9
         # deterministic units on the fairness sub-model, before any search).
         sub_solver.parameters.find_big_linear_overlap = False
-        if mip_like:
+        if mip_like and len(idx) <= MIP_LIKE_MAX:
             # Level 1: one worker with CP-SAT's full linear relaxation (cuts, LP-guided
             # search) solves these sub-models like a MIP: measured at département size,
             # tier 1 on one LP vertex + the 5 nearest candidates proven optimal for the
@@ -996,7 +1003,11 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
         """
         assert lp is not None
         support = set(lp.support())
-        k_near = max(1, min(TIER_NEAREST, LATER_LEVELS_MAX // max(1, len(hs))))
+        k_near = TIER_NEAREST
+        near_t = nearest(k_near, t)
+        # The nearest candidates help only a sub-model small enough to solve MIP-like
+        # (measured at region size: ~20k candidates, 15 s for 1 more person of tier 3).
+        near_ok = len(near_t | support) <= MIP_LIKE_MAX
         # Deterministic mode: no extra vertices. GLOP's time is not counted in work units,
         # and whether a round fits could only be asked of the clock.
         rounds = 0 if st.deterministic else LP_VERTEX_ROUNDS
@@ -1030,11 +1041,13 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
                 if st.deterministic and lp.cut_short:
                     budget.cut_by_wall = True  # fewer vertices than a replay may get
             lp_seen.update(support)
-            keep = {v for v in support if tier_of[v] >= t}
+            keep = set(support)
             name = f"people{t}-lp-{vertices}-vertices"
-            if step >= 1:
-                keep |= nearest(k_near, t)
+            if step >= 1 and near_ok:
+                keep |= near_t
                 name += f"+{k_near}-nearest"
+            elif step == 1:
+                continue  # too big a sub-model: straight to more vertices
             before = tier_values(current)[t]
             sub_run(
                 keep,
@@ -1043,10 +1056,11 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
                 # The last tier leaves time to no other tier.
                 SUPPORT_FIRST_LOOK_SHARE if step == 0 else SUPPORT_STAGE_SHARE * (2 if last else 1),
                 # Deterministic work budget (shares of 40 % of the limit, in CP-SAT units).
-                DET_FIRST_LOOK if step == 0 else DET_NEAREST_STEP * (3 if last else 1),
+                DET_FIRST_LOOK if step == 0 else DET_NEAREST_STEP * (2 if last else 1),
                 name,
                 stop_at=cap,
                 mip_like=True,
+                min_tier=t,
             )
             gained = tier_values(current)[t] > before
             if tier_values(current)[t] >= cap:
@@ -1158,7 +1172,18 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
         def later(coeffs: list[int], maximize: bool, share: float, name: str) -> None:
             full = lp is None
             if lp is not None:
-                sub_run(keep, coeffs, maximize, share, DET_LATER_LEVEL, f"{name}-sub")
+                # Deterministic mode: one MIP-like worker reached the same values as the
+                # interleaved search in ~60 % of the wall time (measured at département
+                # size); otherwise two default workers did better on fairness.
+                sub_run(
+                    keep,
+                    coeffs,
+                    maximize,
+                    share,
+                    DET_LATER_LEVEL,
+                    f"{name}-sub",
+                    mip_like=st.deterministic,
+                )
                 # With time to spare (small problems, long limits) the full model may still
                 # improve on the sub-model's optimum; never in deterministic mode (the
                 # choice would depend on the clock).
