@@ -410,8 +410,6 @@ LATER_LEVELS_NEAREST = 8
 LATER_LEVELS_MAX = 20_000
 #: Most of the time left that the extra LP vertices of one tier may take.
 LP_VERTICES_SHARE = 0.3
-#: Deterministic mode: share of the usual work budget when GLOP guides the search.
-DET_BUDGET_WITH_LP = 1.0
 #: Deterministic mode: work budget (share of the total) of a tier's first look at one LP
 #: vertex, and of its search with the nearest candidates (twice that for the last tier).
 #: Measured at département size, one worker with linearization level 2: 0.1-0.2 units
@@ -838,9 +836,10 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
         one takes ~1.7 s at département size; every plan it finds is valid for the full
         problem (same rows, same pins). With ``stop_at`` (an upper bound for a maximised
         level, the LP's) the search stops as soon as a plan reaches it. ``mip_like``: one
-        worker with the full linear relaxation (level 1, see below). ``min_tier``: households
-        of lower tiers are left out (a tier-t stage; the greedy top-up puts them back, as in
-        ``run``). True if the plan improved on this objective (or reached ``stop_at``).
+        worker with the full linear relaxation if the sub-model is small (see below).
+        ``min_tier``: households of lower tiers are left out (a tier-t stage; the greedy
+        top-up puts them back, as in ``run``). True if the plan improved on this objective
+        (or reached ``stop_at``).
         """
         nonlocal current
         planned = {v for v in range(n) if current[v]}
@@ -884,16 +883,16 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
         # deterministic units on the fairness sub-model, before any search).
         sub_solver.parameters.find_big_linear_overlap = False
         if mip_like and len(idx) <= MIP_LIKE_MAX:
-            # Level 1: one worker with CP-SAT's full linear relaxation (cuts, LP-guided
-            # search) solves these sub-models like a MIP: measured at département size,
+            # One worker with CP-SAT's full linear relaxation (cuts, LP-guided search)
+            # solves these sub-models like a MIP: measured at département size,
             # tier 1 on one LP vertex + the 5 nearest candidates proven optimal for the
             # sub-model in 1.5-2 s, where two default workers were still 10-25 % below
             # after 20 s. One worker is also reproducible (deterministic mode).
             sub_solver.parameters.num_workers = 1
             sub_solver.parameters.linearization_level = 2
         elif st.deterministic:
-            # Interleaved search is deterministic and, unlike one sequential worker, runs
-            # the LNS that finds the LP-bound plans on these small models.
+            # Bigger sub-models (region size): interleaved search is deterministic and,
+            # unlike one sequential worker, runs LNS, which finds plans there.
             sub_solver.parameters.num_workers = max(2, workers)
             sub_solver.parameters.interleave_search = True
         status = sub_solver.solve(sub, _StopAt(stop_at) if stop_at is not None else None)
@@ -936,10 +935,6 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
             n, [(r.vars, r.coeffs, r.ub) for r in rows if not r.keep_apart], people, tier_of
         )
         budget.lp_reserve_s = 2 * (0.02 + n / 600_000)
-        # GLOP's wall time (the LP vertices: ~2-4 s at département size) is not counted in
-        # CP-SAT work units: a smaller work budget keeps a deterministic run inside the
-        # limit (measured: with the full budget the last stage ended on the wall cap).
-        budget.det_total *= DET_BUDGET_WITH_LP
         if not lp_valid and lagrange_ok:
             # Listing every pair (measured ~1 s for 9M household×shelter cells) and one more
             # LP solve per open tier, for the Lagrangian bound.
@@ -1062,8 +1057,9 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
                 mip_like=True,
                 min_tier=t,
             )
-            gained = tier_values(current)[t] > before
-            if tier_values(current)[t] >= cap:
+            after = tier_values(current)[t]
+            gained = after > before
+            if after >= cap:
                 return True
         return False
 
