@@ -17,6 +17,7 @@ from .rules import (
     eligibility_failures,
     eligibility_sentence,
     household_km,
+    keep_apart_ok,
     keep_apart_pairs,
     profile,
     room_set_errors,
@@ -160,11 +161,13 @@ def check(problem: Problem, plan: Plan) -> list[str]:
                 f"households {a.id} and {b.id} must be kept apart but share {sa.id} (rule 8)"
             )
             continue
-        d = float(haversine_matrix([sa.lat], [sa.lon], [sb.lat], [sb.lon])[0, 0])
-        if d < km:
+        if not keep_apart_ok(sa, sb, km):
+            d = float(haversine_matrix([sa.lat], [sa.lon], [sb.lat], [sb.lon])[0, 0])
+            margins = sa.margin_km + sb.margin_km
+            within = f" (± {margins:.1f} km position margin)" if margins else ""
             errs.append(
                 f"households {a.id} and {b.id} must be {km:g} km apart but {sa.id} and {sb.id} "
-                f"are {d:.1f} km apart (rule 8)"
+                f"are {d:.1f} km apart{within} (rule 8)"
             )
 
     errs += _check_unplaced(problem, plan, hs)

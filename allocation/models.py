@@ -73,6 +73,10 @@ class Shelter(_Strict):
         default_factory=list
     )
     rooms: list[Room] = Field(default_factory=list)
+    #: The shelter is somewhere within ``margin_km`` of (lat, lon), e.g. a confidential shelter
+    #: given at its published cell centre. Rules 6 and 8 hold for every point of that disc;
+    #: km (rule 5, objective, plan) are measured from (lat, lon). 0: the position is exact.
+    margin_km: Km = 0.0
 
 
 class Point(_Strict):

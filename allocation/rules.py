@@ -145,7 +145,8 @@ def eligibility_sentence(h: Household, s: Shelter, codes: Iterable[str], km: flo
         elif code == "max_km":
             parts.append(f"shelter {s.id} is {km:.1f} km away, beyond max_km {h.max_km:g} (rule 5)")
         elif code == "avoid":
-            parts.append(f"shelter {s.id} lies inside one of the household's safety zones (rule 6)")
+            where = "lies inside" if s.margin_km == 0 else "may lie inside"
+            parts.append(f"shelter {s.id} {where} one of the household's safety zones (rule 6)")
     return "; ".join(parts)
 
 
@@ -165,6 +166,7 @@ class ShelterTable:
     secure: npt.NDArray[np.bool_]
     pets: npt.NDArray[np.bool_]
     wheelchair: npt.NDArray[np.bool_]
+    margin: npt.NDArray[np.float64]  # Shelter.margin_km: how far the true position may be
 
     @classmethod
     def from_shelters(cls, shelters: Sequence[Shelter]) -> ShelterTable:
@@ -187,6 +189,7 @@ class ShelterTable:
             secure=col("secure"),
             pets=col("pets"),
             wheelchair=col("wheelchair"),
+            margin=np.array([s.margin_km for s in shelters], dtype=np.float64),
         )
 
     @classmethod
@@ -231,15 +234,24 @@ def household_failures(
     fails["pets"] = ~table.pets if h.needs.pets else none
     fails["wheelchair"] = ~table.wheelchair if h.needs.wheelchair else none
     fails["max_km"] = km > h.max_km if h.max_km is not None else none
-    if h.avoid:
-        d = haversine_matrix(
-            [z.lat for z in h.avoid], [z.lon for z in h.avoid], table.lat, table.lon
-        )
-        radius = np.array([z.km for z in h.avoid], dtype=np.float64)[:, None]
-        fails["avoid"] = (d < radius).any(axis=0)
-    else:
-        fails["avoid"] = none
+    fails["avoid"] = in_safety_zone(table, h, np.arange(n)) if h.avoid else none
     return fails
+
+
+def in_safety_zone(
+    table: ShelterTable, h: Household, idx: npt.NDArray[np.int64]
+) -> npt.NDArray[np.bool_]:
+    """Rule 6 for the shelters ``table[idx]``: True where one may lie inside a zone of ``h``.
+
+    Judged over the whole disc where a shelter may be (``margin``), so that a shelter shown at
+    a cell centre is refused whenever any point of it is in a zone: the true position is never
+    inside one, and the answer does not depend on where in the disc the shelter really is.
+    """
+    d = haversine_matrix(
+        [z.lat for z in h.avoid], [z.lon for z in h.avoid], table.lat[idx], table.lon[idx]
+    )
+    radius = np.array([z.km for z in h.avoid], dtype=np.float64)[:, None]
+    return np.asarray((d < radius + table.margin[idx][None, :]).any(axis=0), dtype=bool)
 
 
 def eligible_mask(fails: dict[str, npt.NDArray[np.bool_]]) -> npt.NDArray[np.bool_]:
@@ -350,14 +362,7 @@ def eligible_pairs(
                     row[j] = False
             if h.avoid and row.any():
                 cand = np.flatnonzero(row)
-                d = haversine_matrix(
-                    [z.lat for z in h.avoid],
-                    [z.lon for z in h.avoid],
-                    table.lat[cand],
-                    table.lon[cand],
-                )
-                radius = np.array([z.km for z in h.avoid])[:, None]
-                row[cand[(d < radius).any(axis=0)]] = False
+                row[cand[in_safety_zone(table, h, cand)]] = False
         if pair_filter is not None:
             ok &= pair_filter(np.arange(sl.start, sl.stop, dtype=np.int64))
         if nearest is not None and nearest < n_s:
@@ -702,8 +707,22 @@ def keep_apart_ok(shelter_a: Shelter, shelter_b: Shelter, km: float) -> bool:
     """Rule 8 for two placed households: different shelters at least ``km`` apart."""
     if shelter_a.id == shelter_b.id:
         return False
-    d = haversine_matrix([shelter_a.lat], [shelter_a.lon], [shelter_b.lat], [shelter_b.lon])
-    return bool(d[0, 0] >= km)
+    table = ShelterTable.from_shelters([shelter_a, shelter_b])
+    return bool(apart_enough(table, np.array([0]), np.array([1]), km)[0, 0])
+
+
+def apart_enough(
+    table: ShelterTable, sa: npt.NDArray[np.int64], sb: npt.NDArray[np.int64], km: float
+) -> npt.NDArray[np.bool_]:
+    """Rule 8 as a matrix: may households at shelters ``sa[i]`` and ``sb[j]`` both be placed?
+
+    Yes for different shelters (indices into ``table``) whose possible positions (each within
+    its ``margin``) are all at least ``km`` apart: distance ≥ km + both margins.
+    """
+    sa, sb = np.asarray(sa, dtype=np.int64), np.asarray(sb, dtype=np.int64)
+    d = haversine_matrix(table.lat[sa], table.lon[sa], table.lat[sb], table.lon[sb])
+    need = km + table.margin[sa][:, None] + table.margin[sb][None, :]
+    return np.asarray((d >= need) & (sa[:, None] != sb[None, :]), dtype=bool)
 
 
 def km_for_plan(km: float) -> float:
@@ -720,6 +739,7 @@ __all__ = [
     "RoomType",
     "SharedPool",
     "ShelterTable",
+    "apart_enough",
     "beds_used",
     "best_room_set",
     "capacity_columns",
@@ -732,6 +752,7 @@ __all__ = [
     "fit_possible",
     "household_failures",
     "household_km",
+    "in_safety_zone",
     "keep_apart_ok",
     "keep_apart_pairs",
     "km_for_plan",

@@ -28,7 +28,6 @@ import numpy as np
 import numpy.typing as npt
 from ortools.sat.python import cp_model
 
-from .geo import haversine_matrix
 from .lagrange import floor_bound, lagrangian_bound
 from .lpbound import TierLP
 from .models import (
@@ -48,6 +47,7 @@ from .rules import (
     RoomType,
     SharedPool,
     ShelterTable,
+    apart_enough,
     capacity_columns,
     combo_wasted,
     eligible_pairs,
@@ -360,8 +360,6 @@ def _greedy(
         range(len(hs)),
         key=lambda i: (-hs[i].priority, -prep.profiles[i].size, hs[i].waiting_since, i),
     )
-    lat = prep.table.lat
-    lon = prep.table.lon
     for i in order:
         if chosen[i] >= 0:
             continue
@@ -371,9 +369,9 @@ def _greedy(
             ok = True
             for b, km in partners.get(i, []):
                 sb = shelter_of[b]
-                if sb >= 0 and (
-                    sb == j or haversine_matrix([lat[j]], [lon[j]], [lat[sb]], [lon[sb]])[0, 0] < km
-                ):
+                if sb < 0:
+                    continue
+                if not apart_enough(prep.table, np.array([j]), np.array([sb]), km)[0, 0]:
                     ok = False
                     break
             if not ok:
@@ -599,14 +597,13 @@ def _rows(problem: Problem, prep: _Prepared, ka: dict[tuple[int, int], float]) -
     by_hs: list[dict[int, list[int]]] = [{} for _ in hs]
     for v in range(n):
         by_hs[c.h[v]].setdefault(c.s[v], []).append(v)
-    lat, lon = prep.table.lat, prep.table.lon
     for (a, b), km in ka.items():
         sa, sb = list(by_hs[a]), list(by_hs[b])
         if not sa or not sb:
             continue
-        d = haversine_matrix(lat[sa], lon[sa], lat[sb], lon[sb])
+        ok = apart_enough(prep.table, np.array(sa), np.array(sb), km)
         for ia, ja in enumerate(sa):
-            conflict = [jb for ib, jb in enumerate(sb) if jb == ja or d[ia, ib] < km]
+            conflict = [jb for ib, jb in enumerate(sb) if not ok[ia, ib]]
             if conflict:
                 terms = list(by_hs[a][ja])
                 for jb in conflict:
