@@ -14,10 +14,12 @@ from app.allocations.router import router as allocations_router
 from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
 from app.core.config import get_settings
+from app.core.docs import router as docs_router
 from app.core.errors import install_error_handlers
 from app.core.health import router as health_router
 from app.core.logging import configure_logging
 from app.core.metrics import router as metrics_router
+from app.core.middleware import AbriApp
 from app.core.runtime import freeze_startup_heap, warm_up
 from app.dashboard.router import router as dashboard_router
 from app.placements.router import router as placements_router
@@ -51,13 +53,19 @@ def create_app() -> FastAPI:
         finally:
             await tasks.stop()
 
-    app = FastAPI(
+    app = AbriApp(
         lifespan=lifespan,
         title="Abri",
         version="0.1.0",
         summary="Emergency-shelter bed allocation for an SIAO's 115 night desk",
+        # FastAPI's own pages load Swagger UI and ReDoc from a CDN: ours serves its files.
+        docs_url=None,
+        redoc_url=None,
     )
+    app.max_body_bytes = settings.max_body_bytes
     install_error_handlers(app)
+    if settings.docs_enabled:
+        app.include_router(docs_router)
     app.include_router(health_router)
     app.include_router(metrics_router)
     for router in (

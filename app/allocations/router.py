@@ -62,7 +62,7 @@ def _run_response(etag: str, body: bytes, status: int = 200) -> Response:
         body,
         status_code=status,
         media_type="application/json",
-        headers={"ETag": etag, "Cache-Control": "no-cache"},
+        headers={"ETag": etag},  # Cache-Control: no-store, as every API answer
     )
 
 

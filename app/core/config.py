@@ -34,6 +34,13 @@ class Settings(BaseSettings):
     # uvicorn's line per request (at INFO). A reverse proxy in front usually logs the same.
     access_log: bool = True
     db_pool_size: Annotated[int, Field(ge=1)] = 10
+    # Largest request body accepted (bytes); larger is 413 before it is read. The reverse
+    # proxy in front should refuse the same (nginx: client_max_body_size 1m).
+    max_body_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
+    # A request's waiting_since may go back at most this many days.
+    waiting_since_max_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    # /docs (Swagger UI, served from the package's own files, no CDN); false hides it.
+    docs_enabled: bool = True
 
     @field_validator("database_url")
     @classmethod

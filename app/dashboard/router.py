@@ -70,13 +70,10 @@ def dashboard_summary(
     etag = summary_etag(session, settings, now)
     cached = not_modified(request, etag)
     if cached is not None:
-        cached.headers["Cache-Control"] = "private, no-cache"
         return cached
     summary = build_summary(session, settings, now)
-    return JSONResponse(
-        summary.model_dump(mode="json"),
-        headers={"ETag": etag, "Cache-Control": "private, no-cache"},
-    )
+    # Cache-Control: no-store (app/core/middleware.py); the page sends If-None-Match itself.
+    return JSONResponse(summary.model_dump(mode="json"), headers={"ETag": etag})
 
 
 @router.get("/dashboard", include_in_schema=False)
