@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from app.allocations.background import BackgroundTasks
 from app.allocations.router import router as allocations_router
@@ -17,6 +17,7 @@ from app.core.config import get_settings
 from app.core.docs import router as docs_router
 from app.core.errors import install_error_handlers
 from app.core.health import router as health_router
+from app.core.inputs import refuse_control_characters
 from app.core.logging import configure_logging
 from app.core.metrics import router as metrics_router
 from app.core.middleware import AbriApp
@@ -61,6 +62,8 @@ def create_app() -> FastAPI:
         # FastAPI's own pages load Swagger UI and ReDoc from a CDN: ours serves its files.
         docs_url=None,
         redoc_url=None,
+        # Before authentication and every endpoint: no control character reaches the database.
+        dependencies=[Depends(refuse_control_characters)],
     )
     app.max_body_bytes = settings.max_body_bytes
     install_error_handlers(app)

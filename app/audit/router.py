@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 from sqlalchemy import func, select
 
 from app.audit.models import AuditEvent
 from app.audit.schemas import AuditEventOut, AuditPage
 from app.auth.dependencies import AdminDep
 from app.core.deps import SessionDep
+from app.core.inputs import Offset, ServiceDatetime
 
 router = APIRouter(tags=["audit"])
 
@@ -33,10 +33,10 @@ def list_events(
     object_id: Annotated[str | None, Query(max_length=40)] = None,
     actor_token_id: Annotated[str | None, Query(max_length=40)] = None,
     actor_role: Annotated[str | None, Query(max_length=20)] = None,
-    since: Annotated[AwareDatetime | None, Query(description="At or after")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Before")] = None,
+    since: Annotated[ServiceDatetime | None, Query(description="At or after")] = None,
+    until: Annotated[ServiceDatetime | None, Query(description="Before")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> AuditPage:
     query = select(AuditEvent)
     if action:

@@ -64,9 +64,14 @@ def new_id(prefix: str) -> str:
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+    # hide_parameters: a statement's values (addresses, references, household needs) stay
+    # out of every error message, and so out of every log line and traceback.
     if url.startswith("sqlite"):
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, future=True
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            future=True,
+            hide_parameters=True,
         )
 
         @event.listens_for(engine, "connect")
@@ -86,7 +91,9 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, future=True)
+    engine = create_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, future=True, hide_parameters=True
+    )
     _ping_idle_connections(engine)
     return engine
 

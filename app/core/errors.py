@@ -11,6 +11,8 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.core.logging import exception_summary
+
 PROBLEM_JSON = "application/problem+json"
 log = structlog.get_logger(__name__)
 
@@ -102,6 +104,16 @@ def _clean_loc(loc: tuple[Any, ...] | list[Any]) -> list[Any]:
     return [part for part in loc if part not in ("body",)] or list(loc)
 
 
+def _field_error(err: Any) -> dict[str, Any]:
+    if err.get("type") == "json_invalid":
+        # FastAPI's loc is ("body", <character offset>): name the body, say where.
+        reason = (err.get("ctx") or {}).get("error", "JSON decode error")
+        where = err["loc"][-1]
+        return {"loc": ["body"], "msg": f"is not valid JSON ({reason} at character {where})"}
+    msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+    return {"loc": _clean_loc(err.get("loc", ())), "msg": msg}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(_: Request, exc: ProblemError) -> JSONResponse:
@@ -121,15 +133,20 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = []
-        for err in exc.errors():
-            msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
-            errors.append({"loc": _clean_loc(err.get("loc", ())), "msg": msg})
+        errors = [_field_error(err) for err in exc.errors()]
         detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors)
         return problem_response(422, detail or "Invalid input.", errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # FastAPI's "error parsing the body" (e.g. bytes that are not UTF-8): the contract
+            # says invalid input is 422, and the service raises no 400 of its own.
+            return problem_response(
+                422,
+                "body: is not valid JSON",
+                errors=[{"loc": ["body"], "msg": "is not valid JSON"}],
+            )
         detail = exc.detail if isinstance(exc.detail, str) else _TITLES.get(exc.status_code, "")
         return problem_response(exc.status_code, detail, headers=exc.headers)
 
@@ -137,7 +154,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _database_busy(request: Request, exc: OperationalError) -> JSONResponse:
         # A deadlock victim, a lock or statement timeout, a lost connection: nothing was
         # committed (get_session rolled back), so the client may simply try again.
-        log.warning("database_operational_error", path=request.url.path, error=str(exc.orig))
+        log.warning(
+            "database_operational_error", path=request.url.path, error=exception_summary(exc)
+        )
         return problem_response(
             503,
             "The database is busy or unreachable; nothing was changed. Try again shortly.",
@@ -146,6 +165,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # Logged with its traceback for the administrator; the client sees none of it.
+        # Logged with its frames for the administrator (not the exception's text, which may
+        # quote personal data: app/core/logging.py); the client sees none of it.
         log.exception("unhandled_error", path=request.url.path, method=request.method)
         return problem_response(500, "An unexpected error occurred; it has been logged.")

@@ -16,6 +16,7 @@ from app.core.deps import SessionDep
 from app.core.errors import not_found
 from app.core.http import not_modified
 from app.core.idempotency import IdempotencyKeyHeader, run_idempotent
+from app.core.inputs import Offset
 from app.placements import service
 from app.placements.models import Placement, PlacementStatus
 from app.placements.schemas import (
@@ -74,7 +75,7 @@ def list_placements(
     shelter_id: Annotated[str | None, Query(max_length=40)] = None,
     request_id: Annotated[str | None, Query(max_length=40)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> PlacementPage:
     query = select(Placement)
     if principal.role is Role.shelter:

@@ -11,6 +11,7 @@ from app.auth.dependencies import OperatorDep
 from app.core.deps import SessionDep
 from app.core.http import make_etag, not_modified, require_if_match
 from app.core.idempotency import IdempotencyKeyHeader, run_idempotent
+from app.core.inputs import Offset
 from app.core.problems import PROBLEM_RESPONSES
 from app.requests import service
 from app.requests.models import RequestStatus
@@ -59,7 +60,7 @@ def list_requests(
     ] = None,
     reference: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> RequestPage:
     rows, total = service.list_requests(
         session, statuses=status, reference=reference, limit=limit, offset=offset

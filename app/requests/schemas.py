@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.inputs import ServiceDatetime
 from app.requests.models import RequestStatus
 from app.shelters.schemas import LanguageCode, Latitude, Longitude
 
@@ -73,10 +74,10 @@ class RequestCreate(_In):
         list[Annotated[str, Field(min_length=1, max_length=40)]], Field(max_length=200)
     ] = Field(default_factory=list)
     keep_apart: Annotated[list[KeepApart], Field(max_length=20)] = Field(default_factory=list)
-    waiting_since: AwareDatetime | None = Field(
+    waiting_since: ServiceDatetime | None = Field(
         None,
         description="When the household first called, if before this request was entered; "
-        "default now. Not in the future.",
+        "default now. Not in the future, nor older than WAITING_SINCE_MAX_DAYS (30).",
     )
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from allocation.models import ADULT_AGE
 from app.audit.service import record
 from app.auth.dependencies import Principal
+from app.core.config import get_settings
 from app.core.db import utcnow
 from app.core.errors import ProblemError, not_found, validation_problem
 from app.requests.models import OPEN_STATUSES, PlacementRequest, RequestStatus
@@ -19,6 +20,19 @@ from app.shelters.models import Shelter
 
 # A clock a few minutes ahead on the operator's PC must not make a request invalid.
 FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
+def _waiting_since_errors(waiting_since: datetime | None) -> list[dict[str, Any]]:
+    # Bounded in the past too: a typo'd year would put a household first in every queue.
+    if waiting_since is None:
+        return []
+    now = utcnow()
+    if waiting_since > now + FUTURE_TOLERANCE:
+        return [{"loc": ["waiting_since"], "msg": "is in the future"}]
+    max_days = get_settings().waiting_since_max_days
+    if waiting_since < now - timedelta(days=max_days):
+        return [{"loc": ["waiting_since"], "msg": f"is more than {max_days} days ago"}]
+    return []
 
 
 def check_request(session: Session, data: RequestCreate) -> None:
@@ -54,8 +68,7 @@ def check_request(session: Session, data: RequestCreate) -> None:
             for j, rid in enumerate(wanted)
             if rid not in known
         ]
-    if data.waiting_since is not None and data.waiting_since > utcnow() + FUTURE_TOLERANCE:
-        errors.append({"loc": ["waiting_since"], "msg": "is in the future"})
+    errors += _waiting_since_errors(data.waiting_since)
     if errors:
         raise validation_problem(errors)
 

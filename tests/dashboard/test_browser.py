@@ -155,7 +155,8 @@ def run_allocation(server: Server, token: str) -> dict[str, Any]:
 
 
 def open_dashboard(page: Any, server: Server, token: str) -> None:
-    page.goto(f"{server.url}/dashboard?interval={POLL_S}&token={token}")
+    # The token in the fragment: a browser never sends it to the server.
+    page.goto(f"{server.url}/dashboard?interval={POLL_S}#token={token}")
     page.get_by_test_id("tile-free-beds").wait_for()
 
 
@@ -241,7 +242,7 @@ def test_banner_when_the_server_goes_away_and_comes_back(
 
 
 def test_refused_token_asks_for_another(page: Any, server: Server, demo: dict[str, str]) -> None:
-    page.goto(f"{server.url}/dashboard?interval={POLL_S}&token=abri_not_a_real_token")
+    page.goto(f"{server.url}/dashboard?interval={POLL_S}#token=abri_not_a_real_token")
     banner = page.get_by_test_id("banner")
     banner.wait_for(state="visible")
     assert banner.get_attribute("data-kind") == "refused"
@@ -261,3 +262,37 @@ def test_refused_token_asks_for_another(page: Any, server: Server, demo: dict[st
     assert page.evaluate("document.activeElement.className") == "skip-link"
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "main"
+
+
+def test_token_in_the_query_string_is_not_used(
+    page: Any, server: Server, demo: dict[str, str]
+) -> None:
+    sent: list[str] = []
+    page.on("request", lambda req: sent.append(req.headers.get("authorization", "")))
+    page.goto(f"{server.url}/dashboard?interval={POLL_S}&token={demo['viewer']}")
+    banner = page.get_by_test_id("banner")
+    banner.wait_for(state="visible")
+    assert banner.get_attribute("data-kind") == "token_in_query"
+    assert page.locator("#token-input").is_visible()
+    assert "token" not in page.url  # out of the address bar and the history
+    assert page.evaluate("sessionStorage.getItem('abri.dashboard.token')") is None
+    assert not any(demo["viewer"] in header for header in sent)
+
+    # The form still works, and clears the warning.
+    page.locator("#token-input").fill(demo["viewer"])
+    page.locator("#token-input").press("Enter")
+    page.get_by_test_id("tile-free-beds").wait_for()
+    banner.wait_for(state="hidden")
+
+
+def test_docs_render_from_this_server_only(page: Any, server: Server) -> None:
+    origins: set[str] = set()
+    refused: list[str] = []
+    page.on("request", lambda req: origins.add(req.url.split("/")[2]))
+    page.on("console", lambda msg: refused.append(msg.text) if "Content Security" in msg.text
+            else None)  # fmt: skip
+    page.goto(f"{server.url}/docs")
+    page.locator(".opblock").first.wait_for(timeout=20_000)  # the operations are drawn
+    assert page.locator(".opblock").count() > 20
+    assert origins == {f"127.0.0.1:{server.port}"}
+    assert refused == []

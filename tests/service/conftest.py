@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -72,3 +72,22 @@ def new_request(client: Any, operator: dict[str, str]) -> Callable[..., dict[str
         return r.json()
 
     return _make
+
+
+@pytest.fixture
+def client_with(monkeypatch: pytest.MonkeyPatch, db: None) -> Iterator[Callable[..., Any]]:
+    """A client for an application built with these environment settings."""
+    from fastapi.testclient import TestClient
+
+    from app.core.config import get_settings
+    from app.main import create_app
+
+    def _make(**env: object) -> TestClient:
+        for name, value in env.items():
+            monkeypatch.setenv(name, str(value))
+        get_settings.cache_clear()
+        return TestClient(create_app(), raise_server_exceptions=False)
+
+    yield _make
+    monkeypatch.undo()
+    get_settings.cache_clear()

@@ -8,28 +8,11 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
-from app.core.config import get_settings
 from app.main import create_app
 
 MIB = 1024 * 1024
-
-
-@pytest.fixture
-def client_with(monkeypatch: pytest.MonkeyPatch, db: None) -> Iterator[Callable[..., TestClient]]:
-    """A client for an application built with these environment settings."""
-
-    def _make(**env: object) -> TestClient:
-        for name, value in env.items():
-            monkeypatch.setenv(name, str(value))
-        get_settings.cache_clear()
-        return TestClient(create_app(), raise_server_exceptions=False)
-
-    yield _make
-    monkeypatch.undo()
-    get_settings.cache_clear()
 
 
 def _assert_security_headers(r: Any, what: str) -> None:

@@ -25,14 +25,23 @@
     lang: "fr",
   };
 
-  // --- token: from ?token= into this tab's sessionStorage, then out of the URL ----------
+  // --- token: from the form, or from #token= (a URL fragment never reaches a server, so
+  // no log or proxy sees it), into this tab's sessionStorage, then out of the URL. A
+  // ?token= in the query string is never used: the server's logs would have it.
+  var tokenInQuery = false;
   (function takeTokenFromUrl() {
-    var token = params.get("token");
+    var fragment = new URLSearchParams(window.location.hash.replace(/^#/, ""));
+    var token = fragment.get("token");
     if (token) {
       sessionStorage.setItem(TOKEN_KEY, token.trim());
-      params.delete("token");
+      fragment.delete("token");
+    }
+    tokenInQuery = params.has("token");
+    params.delete("token");
+    if (token || tokenInQuery) {
       var query = params.toString();
-      var url = window.location.pathname + (query ? "?" + query : "") + window.location.hash;
+      var rest = fragment.toString();
+      var url = window.location.pathname + (query ? "?" + query : "") + (rest ? "#" + rest : "");
       window.history.replaceState(null, "", url);
     }
   })();
@@ -530,6 +539,8 @@
       text = state.lastDataAt
         ? t("banner_offline", { time: fmtTime(state.failingSince, true), time2: fmtTime(state.lastDataAt, true), s: intervalS })
         : t("banner_offline_never", { s: intervalS });
+    } else if (p.kind === "token_in_query") {
+      text = t("banner_token_in_query");
     } else if (p.kind === "refused") {
       text = t("banner_refused", { status: p.status });
     } else if (p.kind === "forbidden") {
@@ -660,6 +671,7 @@
     document.addEventListener("visibilitychange", function () {
       if (document.visibilityState === "visible" && getToken() && !state.problem) poll();
     });
+    if (tokenInQuery) state.problem = { kind: "token_in_query" };
     renderStatus();
     poll();
   }
