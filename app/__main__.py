@@ -1,4 +1,4 @@
-"""Command line: ``python -m app {migrate,serve,demo,purge,token create}``.
+"""Command line: ``python -m app {migrate,serve,demo,purge,token create|rotate|revoke}``.
 
 Bad arguments print one line on stderr and exit 2; no traceback reaches the terminal.
 """
@@ -8,7 +8,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import NoReturn
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any, NoReturn
+
+from app.auth.schemas import MAX_GRACE_MINUTES
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -42,6 +47,46 @@ def _workers(value: str) -> int:
     return n
 
 
+def _bounded_int(low: int, high: int, what: str) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        try:
+            n = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid {what} {value!r}") from None
+        if not low <= n <= high:
+            raise argparse.ArgumentTypeError(f"{what} must be between {low} and {high}")
+        return n
+
+    return parse
+
+
+def _add_token_commands(sub: Any) -> None:
+    token = sub.add_parser("token", help="manage API tokens (each change is audited)")
+    token_sub = token.add_subparsers(dest="token_command", required=True, parser_class=_Parser)
+    create = token_sub.add_parser("create", help="create a token and print it once")
+    create.add_argument("--role", required=True, choices=["admin", "operator", "shelter", "viewer"])
+    create.add_argument("--shelter", default=None, help="the shelter id (role shelter only)")
+    create.add_argument("--name", default=None, help="who uses it, e.g. 'night desk 2'")
+    create.add_argument(
+        "--expires-in-days",
+        type=_bounded_int(1, 3650, "number of days"),
+        default=None,
+        help="the token stops working by itself after this many days",
+    )
+    rotate = token_sub.add_parser(
+        "rotate", help="give a token a new secret (printed once); the old one works a while"
+    )
+    rotate.add_argument("token_id", help="tok_…")
+    rotate.add_argument(
+        "--grace-minutes",
+        type=_bounded_int(0, MAX_GRACE_MINUTES, "grace period"),
+        default=60,
+        help="how long the old secret keeps working (default 60; 0: stops now)",
+    )
+    revoke = token_sub.add_parser("revoke", help="revoke a token at once")
+    revoke.add_argument("token_id", help="tok_…")
+
+
 def build_parser() -> _Parser:
     parser = _Parser(prog="python -m app", description="Abri: emergency-shelter bed allocation")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -66,12 +111,7 @@ def build_parser() -> _Parser:
         help="erase the household detail of requests closed more than RETENTION_DAYS ago",
     )
 
-    token = sub.add_parser("token", help="manage API tokens")
-    token_sub = token.add_subparsers(dest="token_command", required=True, parser_class=_Parser)
-    create = token_sub.add_parser("create", help="create a token and print it once")
-    create.add_argument("--role", required=True, choices=["admin", "operator", "shelter", "viewer"])
-    create.add_argument("--shelter", default=None, help="the shelter id (role shelter only)")
-    create.add_argument("--name", default=None, help="who uses it, e.g. 'night desk 2'")
+    _add_token_commands(sub)
     return parser
 
 
@@ -93,6 +133,7 @@ def _serve(host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
     from app.core.config import get_settings
+    from app.core.logging import uvicorn_log_config
 
     settings = get_settings()
     level = settings.log_level.lower()
@@ -106,27 +147,91 @@ def _serve(host: str, port: int, workers: int = 1) -> None:
         # wrote one access line per request, ~8 % of a POST's CPU time under py-spy).
         log_level=level if level in {"debug", "info", "warning", "error", "critical"} else "info",
         access_log=settings.access_log,
+        # Access lines without the query string, tracebacks without the exception's text.
+        log_config=uvicorn_log_config(),
     )
 
 
-def _token_create(role: str, shelter: str | None, name: str | None) -> None:
-    from sqlalchemy.exc import SQLAlchemyError
-
+def _token_create(args: argparse.Namespace) -> None:
     from app.auth.models import Role
     from app.auth.service import create_token
+
+    expires_at = None
+    if args.expires_in_days is not None:
+        expires_at = datetime.now(UTC) + timedelta(days=args.expires_in_days)
+    with _token_session() as session:
+        token, plaintext = create_token(
+            session, Role(args.role), args.name or f"{args.role} (cli)", args.shelter, expires_at
+        )
+        session.commit()
+    sys.stdout.write(plaintext + "\n")
+    until = f", valid until {expires_at:%Y-%m-%d %H:%M} UTC" if expires_at else ""
+    sys.stderr.write(
+        f"created token {token.id} (role {args.role}{until}); it is shown only this once\n"
+    )
+
+
+def _token_rotate(args: argparse.Namespace) -> None:
+    from app.audit.service import record
+    from app.auth.service import rotate_token
+
+    with _token_session() as session:
+        token = _cli_token(session, args.token_id)
+        plaintext = rotate_token(session, token, timedelta(minutes=args.grace_minutes))
+        detail = {"grace_minutes": args.grace_minutes, "via": "command line"}
+        record(session, None, "token.rotate", "token", token.id, detail)
+        session.commit()
+    sys.stdout.write(plaintext + "\n")
+    sys.stderr.write(
+        f"new secret for {token.id}, shown only this once; the old one works "
+        f"{args.grace_minutes} more minute(s)\n"
+    )
+
+
+def _token_revoke(args: argparse.Namespace) -> None:
+    from app.audit.service import record
+    from app.auth.service import revoke_token
+
+    with _token_session() as session:
+        token = _cli_token(session, args.token_id)
+        if revoke_token(session, token):
+            detail = {"role": token.role, "via": "command line"}
+            record(session, None, "token.revoke", "token", token.id, detail)
+        session.commit()
+    sys.stderr.write(f"token {token.id} is revoked\n")
+
+
+def _cli_token(session: Any, token_id: str) -> Any:
+    from app.auth.models import ApiToken
+
+    token = session.get(ApiToken, token_id)
+    if token is None:
+        _fail(f"no token {token_id!r}", EXIT_USAGE)
+    return token
+
+
+@contextmanager
+def _token_session() -> Iterator[Any]:
+    """A session for one token command: bad input exits 2, a missing schema 1, one line."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from app.core.db import get_sessionmaker
     from app.core.errors import ProblemError
 
     try:
         with get_sessionmaker()() as session:
-            token, plaintext = create_token(session, Role(role), name or f"{role} (cli)", shelter)
-            session.commit()
+            yield session
     except ProblemError as exc:
         _fail(exc.detail, EXIT_USAGE)
     except SQLAlchemyError:
         _fail("the database is not ready; run 'python -m app migrate' first")
-    sys.stdout.write(plaintext + "\n")
-    sys.stderr.write(f"created token {token.id} (role {role}); it is shown only this once\n")
+
+
+_TOKEN_COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
+    "create": _token_create,
+    "rotate": _token_rotate,
+    "revoke": _token_revoke,
+}
 
 
 def _purge() -> None:
@@ -183,7 +288,10 @@ def _demo(host: str, port: int) -> None:
     for role, sid, plaintext in tokens:
         suffix = f"  (shelter {sid})" if sid else ""
         print(f"  {role:<9} {plaintext}{suffix}")
-    print(f"Dashboard: http://{host}:{port}/dashboard   API docs: http://{host}:{port}/docs")
+    viewer = next(plaintext for role, _, plaintext in tokens if role == Role.viewer.value)
+    # In the fragment: a browser never sends it, so no server or proxy log sees it.
+    print(f"Dashboard: http://{host}:{port}/dashboard#token={viewer}")
+    print(f"API docs:  http://{host}:{port}/docs")
     sys.stdout.flush()
     _serve(host, port)
 
@@ -200,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "purge":
         _purge()
     elif args.command == "token":
-        _token_create(args.role, args.shelter, args.name)
+        _TOKEN_COMMANDS[args.token_command](args)
     return 0
 
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from app.auth.models import ApiToken, Role
+from app.core.db import utcnow
 from app.core.deps import SessionDep
 from app.core.errors import ProblemError
 
@@ -20,6 +23,26 @@ _bearer = HTTPBearer(auto_error=False, description="An Abri API token")
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def find_live_token(session: Session, secret: str, now: datetime) -> ApiToken | None:
+    """The token this secret opens now: its current secret, or the previous one within the
+    rotation's grace period; never a revoked or expired token."""
+    digest = hash_token(secret)
+    token = session.scalar(
+        select(ApiToken).where(
+            or_(ApiToken.token_hash == digest, ApiToken.previous_hash == digest)
+        )
+    )
+    if token is None or token.revoked_at is not None:
+        return None
+    if token.expires_at is not None and token.expires_at <= now:
+        return None
+    if token.token_hash != digest and (
+        token.previous_valid_until is None or token.previous_valid_until <= now
+    ):
+        return None
+    return token
 
 
 @dataclass(frozen=True)
@@ -48,14 +71,11 @@ def get_principal(
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise _unauthorized("A bearer token is required.")
-    token = session.scalar(
-        select(ApiToken).where(
-            ApiToken.token_hash == hash_token(credentials.credentials),
-            ApiToken.revoked_at.is_(None),
-        )
-    )
+    # Read on every request, on every endpoint: a revoked or expired token is refused at
+    # once by every worker (no cache of answered tokens anywhere).
+    token = find_live_token(session, credentials.credentials, utcnow())
     if token is None:
-        raise _unauthorized("This token is not valid.")
+        raise _unauthorized("This token is not valid (unknown, revoked or expired).")
     return Principal(
         token_id=token.id, name=token.name, role=Role(token.role), shelter_id=token.shelter_id
     )

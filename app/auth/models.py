@@ -17,7 +17,12 @@ class Role(StrEnum):
 
 
 class ApiToken(Base):
-    """A client's bearer token. Only its SHA-256 is stored; the token is shown once."""
+    """A client's bearer token. Only its SHA-256 is stored; the token is shown once.
+
+    Rotation gives the token a new secret (``token_hash``) and keeps the old one working
+    until ``previous_valid_until`` (``previous_hash``), so that a client can be switched
+    over without an outage; the token's id, role and audit trail stay the same.
+    """
 
     __tablename__ = "api_tokens"
 
@@ -30,3 +35,7 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    previous_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    previous_valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

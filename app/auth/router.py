@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter
 from sqlalchemy import select
 
 from app.audit.service import record
+from app.auth import service
 from app.auth.dependencies import AdminDep, PrincipalDep
 from app.auth.models import ApiToken, Role
-from app.auth.schemas import Me, TokenCreate, TokenCreated, TokenOut
+from app.auth.schemas import Me, TokenCreate, TokenCreated, TokenOut, TokenRotate
 from app.auth.service import create_token
-from app.core.db import utcnow
 from app.core.deps import SessionDep
 from app.core.errors import not_found
 from app.core.problems import PROBLEM_RESPONSES
@@ -26,6 +28,9 @@ def _out(token: ApiToken) -> TokenOut:
         shelter_id=token.shelter_id,
         created_at=token.created_at,
         revoked_at=token.revoked_at,
+        expires_at=token.expires_at,
+        rotated_at=token.rotated_at,
+        previous_valid_until=token.previous_valid_until,
     )
 
 
@@ -46,15 +51,12 @@ def me(principal: PrincipalDep) -> Me:
     summary="Create a token (admin); the plaintext is in this response only",
 )
 def post_token(data: TokenCreate, session: SessionDep, principal: AdminDep) -> TokenCreated:
-    token, plaintext = create_token(session, data.role, data.name, data.shelter_id)
-    record(
-        session,
-        principal,
-        "token.create",
-        "token",
-        token.id,
-        {"role": token.role, "shelter_id": token.shelter_id},
+    token, plaintext = create_token(
+        session, data.role, data.name, data.shelter_id, data.expires_at
     )
+    expires = data.expires_at.isoformat() if data.expires_at else None
+    detail = {"role": token.role, "shelter_id": token.shelter_id, "expires_at": expires}
+    record(session, principal, "token.create", "token", token.id, detail)
     return TokenCreated(**_out(token).model_dump(), token=plaintext)
 
 
@@ -73,8 +75,30 @@ def revoke_token(token_id: str, session: SessionDep, principal: AdminDep) -> Tok
     token = session.get(ApiToken, token_id)
     if token is None:
         raise not_found("token")
-    if token.revoked_at is None:
-        token.revoked_at = utcnow()
-        session.flush()
+    if service.revoke_token(session, token):
         record(session, principal, "token.revoke", "token", token.id, {"role": token.role})
     return _out(token)
+
+
+@router.post(
+    "/tokens/{token_id}/rotate",
+    response_model=TokenCreated,
+    summary="A new secret for a token (admin); the old one works for grace_minutes more",
+    description=(
+        "The token keeps its id, role and audit trail. The new plaintext is in this response "
+        "only. The secret being replaced keeps working for `grace_minutes` (default 60, 0: "
+        "stops now) so that its clients can be switched over; a secret from an earlier "
+        "rotation stops at once. A revoked or expired token is 409."
+    ),
+    responses={409: {"description": "The token is revoked or expired"}},
+)
+def rotate_token(
+    token_id: str, session: SessionDep, principal: AdminDep, data: TokenRotate | None = None
+) -> TokenCreated:
+    token = session.get(ApiToken, token_id)
+    if token is None:
+        raise not_found("token")
+    grace = (data or TokenRotate()).grace_minutes
+    plaintext = service.rotate_token(session, token, timedelta(minutes=grace))
+    record(session, principal, "token.rotate", "token", token.id, {"grace_minutes": grace})
+    return TokenCreated(**_out(token).model_dump(), token=plaintext)

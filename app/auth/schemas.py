@@ -8,6 +8,10 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth.models import Role
+from app.core.inputs import ServiceDatetime
+
+# A week: long enough to reach every client of a token over a weekend.
+MAX_GRACE_MINUTES = 7 * 24 * 60
 
 
 class TokenCreate(BaseModel):
@@ -20,6 +24,17 @@ class TokenCreate(BaseModel):
     shelter_id: Annotated[str, Field(min_length=1, max_length=40)] | None = Field(
         None, description="Required for (and only for) the shelter role"
     )
+    expires_at: ServiceDatetime | None = Field(
+        None, description="When the token stops working by itself; null: until revoked"
+    )
+
+
+class TokenRotate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    grace_minutes: Annotated[int, Field(ge=0, le=MAX_GRACE_MINUTES)] = Field(
+        60, description="How long the current secret keeps working beside the new one"
+    )
 
 
 class TokenOut(BaseModel):
@@ -29,6 +44,11 @@ class TokenOut(BaseModel):
     shelter_id: str | None
     created_at: datetime
     revoked_at: datetime | None
+    expires_at: datetime | None
+    rotated_at: datetime | None
+    previous_valid_until: datetime | None = Field(
+        description="Until when the secret before the last rotation still works"
+    )
 
 
 class TokenCreated(TokenOut):

@@ -1,21 +1,40 @@
+"""Tokens: create, rotate, revoke. The API and the command line both come here."""
+
 from __future__ import annotations
 
 import secrets
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from app.auth.dependencies import hash_token
 from app.auth.models import ApiToken, Role
+from app.core.db import utcnow
 from app.core.errors import ProblemError
 from app.shelters.models import Shelter
 
 TOKEN_PREFIX = "abri_"
 
 
+def _new_secret() -> tuple[str, str]:
+    plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    return plaintext, hash_token(plaintext)
+
+
 def create_token(
-    session: Session, role: Role, name: str, shelter_id: str | None = None
+    session: Session,
+    role: Role,
+    name: str,
+    shelter_id: str | None = None,
+    expires_at: datetime | None = None,
 ) -> tuple[ApiToken, str]:
     """Create a token; the plaintext is returned once and never stored."""
+    if expires_at is not None and expires_at <= utcnow():
+        raise ProblemError(
+            422,
+            "A token's expiry must be in the future.",
+            errors=[{"loc": ["expires_at"], "msg": "is not in the future"}],
+        )
     if role is Role.shelter:
         if shelter_id is None:
             raise ProblemError(
@@ -35,10 +54,34 @@ def create_token(
             "Only a shelter token names a shelter.",
             errors=[{"loc": ["shelter_id"], "msg": "only for role shelter"}],
         )
-    plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    plaintext, digest = _new_secret()
     token = ApiToken(
-        name=name, role=role.value, shelter_id=shelter_id, token_hash=hash_token(plaintext)
+        name=name, role=role.value, shelter_id=shelter_id, token_hash=digest, expires_at=expires_at
     )
     session.add(token)
     session.flush()
     return token, plaintext
+
+
+def rotate_token(session: Session, token: ApiToken, grace: timedelta) -> str:
+    """A new secret for this token; the current one keeps working for ``grace`` (none for
+    0), a secret from an earlier rotation stops now. Returns the new plaintext, once."""
+    now = utcnow()
+    if token.revoked_at is not None or (token.expires_at and token.expires_at <= now):
+        raise ProblemError(409, "A revoked or expired token cannot be rotated; create one.")
+    plaintext, digest = _new_secret()
+    token.previous_hash = token.token_hash if grace > timedelta(0) else None
+    token.previous_valid_until = now + grace if grace > timedelta(0) else None
+    token.token_hash = digest
+    token.rotated_at = now
+    session.flush()
+    return plaintext
+
+
+def revoke_token(session: Session, token: ApiToken) -> bool:
+    """Revoke at once (both secrets of a rotation); False when it already was."""
+    if token.revoked_at is not None:
+        return False
+    token.revoked_at = utcnow()
+    session.flush()
+    return True
