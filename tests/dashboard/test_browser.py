@@ -45,6 +45,24 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# Generous: on a shared 2-core machine a worker's start (imports, warm-up) took over 30 s.
+START_TIMEOUT_S = 90
+
+
+def wait_until_up(proc: subprocess.Popen[bytes], url: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited with {proc.returncode}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the server did not start within {START_TIMEOUT_S} s")
+
+
 @dataclass
 class Server:
     url: str
@@ -66,17 +84,11 @@ class Server:
             cwd=ROOT,
             env=env,
         )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the server exited with {self.proc.returncode}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("the server did not start within 30 s")
+        try:
+            wait_until_up(self.proc, self.url)
+        except BaseException:
+            self.stop()  # a server that came up late must not outlive the test
+            raise
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from tests.dashboard.test_browser import free_port
+from tests.dashboard.test_browser import free_port, wait_until_up
 from tests.service.conftest import REQUEST, SHELTER
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,7 +48,7 @@ def server_log(migrated_database: str, db: None, tmp_path: Path) -> Iterator[tup
         )  # fmt: skip
         url = f"http://127.0.0.1:{port}"
         try:
-            _wait_until_up(proc, url)
+            wait_until_up(proc, url)
             yield url, log_path
         finally:
             proc.terminate()
@@ -57,20 +57,6 @@ def server_log(migrated_database: str, db: None, tmp_path: Path) -> Iterator[tup
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-
-
-def _wait_until_up(proc: subprocess.Popen[bytes], url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server exited with {proc.returncode}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("the server did not start within 30 s")
 
 
 def _sabotage(on: bool) -> None:
@@ -125,3 +111,16 @@ def test_no_token_reference_or_address_in_the_server_log(
     assert "IntegrityError" in log and "INSERT INTO placement_requests" in log
     for marker in markers:
         assert marker not in log, f"{marker!r} is in the server's log"
+
+
+def test_database_errors_do_not_quote_statement_parameters(db: None) -> None:
+    # What reaches a log when anything (ours, SQLAlchemy's, a library's) prints the error.
+    from sqlalchemy.exc import DBAPIError
+
+    from app.core.db import get_engine
+
+    with get_engine().connect() as conn, pytest.raises(DBAPIError) as caught:
+        conn.execute(text("SELECT no_such_column FROM shelters WHERE address = :a"),
+                     {"a": ADDRESS})  # fmt: skip
+    assert ADDRESS not in str(caught.value)
+    assert "parameters hidden" in str(caught.value)
