@@ -1,4 +1,5 @@
-"""Command line: ``python -m app {migrate,serve,demo,purge,token create|rotate|revoke}``.
+"""Command line: ``python -m app {migrate,serve,demo,purge,token create|rotate|revoke,
+import,export-hsds,report unmet}``.
 
 Bad arguments print one line on stderr and exit 2; no traceback reaches the terminal.
 """
@@ -112,6 +113,10 @@ def build_parser() -> _Parser:
     )
 
     _add_token_commands(sub)
+
+    from app.opendata.cli import add_commands
+
+    add_commands(sub)
     return parser
 
 
@@ -309,6 +314,10 @@ def main(argv: list[str] | None = None) -> int:
         _purge()
     elif args.command == "token":
         _TOKEN_COMMANDS[args.token_command](args)
+    else:
+        from app.opendata.cli import COMMANDS
+
+        return COMMANDS[args.command](args)
     return 0
 
 

@@ -23,6 +23,7 @@ from app.core.metrics import router as metrics_router
 from app.core.middleware import AbriApp
 from app.core.runtime import freeze_startup_heap, warm_up
 from app.dashboard.router import router as dashboard_router
+from app.opendata.router import router as opendata_router
 from app.placements.router import router as placements_router
 from app.requests.router import router as requests_router
 from app.shelters.router import router as shelters_router
@@ -78,6 +79,7 @@ def create_app() -> FastAPI:
         allocations_router,
         placements_router,
         audit_router,
+        opendata_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(dashboard_router)

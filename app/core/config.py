@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,6 +42,11 @@ class Settings(BaseSettings):
     waiting_since_max_days: Annotated[int, Field(ge=1, le=3650)] = 30
     # /docs (Swagger UI, served from the package's own files, no CDN); false hides it.
     docs_enabled: bool = True
+    # The SIAO's local time: where its nights begin and end (the unmet-requests report).
+    siao_timezone: str = "Europe/Paris"
+    # Confidential shelters in the HSDS export: "omit" them, or show them at their published
+    # ~5 km cell with a generic name ("cell"; their free beds are then public too).
+    hsds_confidential: Literal["omit", "cell"] = "omit"
 
     @field_validator("database_url")
     @classmethod
@@ -50,6 +56,19 @@ class Settings(BaseSettings):
             if url.startswith(prefix):
                 return "postgresql+psycopg://" + url[len(prefix) :]
         return url
+
+    @field_validator("siao_timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {name!r} (IANA, e.g. Europe/Paris)") from None
+        return name
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.siao_timezone)
 
     @property
     def is_sqlite(self) -> bool:
