@@ -2,6 +2,11 @@
 
     .venv/bin/python benchmarks/engine.py [--sizes departement,region,national,examples]
                                           [--seed S] [--out docs/benchmarks.md]
+    .venv/bin/python benchmarks/engine.py --suite [--nights a,b] [--time-limit 10] [--stress]
+                                          [--out docs/benchmarks.md]
+
+``--suite`` runs the fixed suite of nights of ``benchmarks/suite/`` (see its ``runner.py``)
+and compares each plan with the night's stored, independently computed level-1 optimum.
 
 Each method runs in a fresh Python process (so memory figures are its own): the process
 loads the problem, runs the method, reads its peak RSS (``getrusage(RUSAGE_SELF)``), then
@@ -381,17 +386,45 @@ def bench_examples(report: list[str], raw: dict[str, Any]) -> None:
 START, END = "<!-- engine-benchmarks:start -->", "<!-- engine-benchmarks:end -->"
 
 
-def write_section(path: Path, text: str) -> None:
+def write_section(path: Path, text: str, start: str = START, end: str = END) -> None:
     """Replace only this script's section of ``path`` (others write other sections)."""
-    block = f"{START}\n{text}{END}\n"
+    block = f"{start}\n{text}{end}\n"
     old = path.read_text() if path.exists() else "# Benchmarks\n"
-    if START in old and END in old:
-        before, rest = old.split(START, 1)
-        after = rest.split(END, 1)[1].lstrip("\n")
+    if start in old and end in old:
+        before, rest = old.split(start, 1)
+        after = rest.split(end, 1)[1].lstrip("\n")
         new = before + block + ("\n" + after if after else "")
     else:
         new = old.rstrip("\n") + "\n\n" + block
     path.write_text(new)
+
+
+SUITE_START, SUITE_END = "<!-- engine-suite:start -->", "<!-- engine-suite:end -->"
+
+
+def run_suite_command(
+    p: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str] | None
+) -> int:
+    from benchmarks.suite.report import markdown
+    from benchmarks.suite.runner import run_suite, select
+
+    try:
+        names = select(args.nights)
+    except ValueError as exc:
+        p.error(str(exc))
+    OUT_DIR.mkdir(exist_ok=True)
+    m = machine()
+    data = run_suite(names, args.time_limit or 10.0, OUT_DIR / "suite", args.stress)
+    data["machine"] = m
+    (OUT_DIR / "suite.json").write_text(json.dumps(data, indent=1))
+    cmd = "python benchmarks/engine.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    text = markdown(data, cmd.strip(), m)
+    if args.out:
+        write_section(args.out, text, SUITE_START, SUITE_END)
+        print(f"wrote {args.out} (raw results: {OUT_DIR / 'suite.json'})")
+    else:
+        print(text)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -402,14 +435,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--naive-cap", type=float, help="cap the naive CP-SAT model's limit (seconds) per size"
     )
+    p.add_argument("--suite", action="store_true", help="run the suite of nights instead")
+    p.add_argument("--nights", help="with --suite: comma-separated night names (default all)")
+    p.add_argument("--stress", action="store_true", help="with --suite: keep a core busy")
     p.add_argument("--worker", choices=("solve", "greedy", "naive"), help=argparse.SUPPRESS)
     p.add_argument("--problem", help=argparse.SUPPRESS)
     p.add_argument("--result", help=argparse.SUPPRESS)
-    p.add_argument("--time-limit", type=float, help=argparse.SUPPRESS)
+    p.add_argument("--time-limit", type=float, help="with --suite: seconds per solve (10)")
     p.add_argument("--target", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
         return run_worker(args)
+    if args.suite:
+        return run_suite_command(p, args, argv)
 
     wanted = [s.strip() for s in args.sizes.split(",") if s.strip()]
     unknown = [s for s in wanted if s not in SIZES and s != "examples"]
