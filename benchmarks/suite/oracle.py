@@ -477,8 +477,9 @@ def _solve_stage(
     """One lexicographic stage: LP bound, then a MIP on the LP's support, then the full MIP.
 
     The LP bound (rounded down: whole people) proves a value optimal as soon as a plan
-    reaches it, which the MIP restricted to the placements the LP uses usually does in
-    seconds; only otherwise does the full MIP run (HiGHS's root cuts can take minutes).
+    reaches it, which the MIP restricted to the LP's fractional placements (those it makes
+    kept, those it leaves out excluded) usually does in seconds; only otherwise does the
+    full MIP run, from that plan (HiGHS's root cuts alone can take minutes).
     """
     t0 = time.perf_counter()
     highs.setOptionValue("mip_rel_gap", 0.0)
@@ -493,12 +494,13 @@ def _solve_stage(
     lp_values = np.array(highs.getSolution().col_value)
     lp = highs.getLp()
     lower, upper = np.array(lp.col_lower_), np.array(lp.col_upper_)
-    unused = placement_cols[lp_values[placement_cols] < 1e-6]
-    restricted = upper.copy()
-    restricted[unused] = 0.0
+    values = lp_values[placement_cols]
+    restricted_lo, restricted_hi = lower.copy(), upper.copy()
+    restricted_hi[placement_cols[values < 1e-6]] = 0.0  # what the LP leaves out stays out
+    restricted_lo[placement_cols[values > 1 - 1e-6]] = 1.0  # what it places stays placed
     n = len(upper)
     every = np.arange(n, dtype=np.int32)
-    highs.changeColsBounds(n, every, lower, restricted)
+    highs.changeColsBounds(n, every, restricted_lo, restricted_hi)
     value, proven = _run_mip(highs, min(30.0, _left(t0, limit_s)), start, lp_bound, False)
     best = list(highs.getSolution().col_value) if value >= 0 else start
     highs.changeColsBounds(n, every, lower, upper)

@@ -97,7 +97,7 @@ def markdown(data: dict[str, Any], command: str, machine: dict[str, str]) -> str
     load = data["loadavg"]
     busy = " (a CPU-burning process kept another core busy)" if data["stress"] else ""
     head = [
-        "## Suite",
+        "### Results",
         "",
         f"Measured {data['started'][:16].replace('T', ' ')} UTC on commit `{m['commit']}` with "
         f"`{command}`{busy}.",
