@@ -4,6 +4,9 @@ One builder serves the allocation runs, the options endpoint and manual placemen
 engine always judges the same facts: pending households, every active shelter with its free
 rooms (``app.shelters.capacity.free_rooms``: net of occupants, out-of-service rooms and live
 holds), and the keep-apart safety of households already placed.
+
+A confidential shelter is given at its published cell (``published_cell``): everything the
+engine answers is then a function of the cell, never of the true position.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from app.placements.models import ACTIVE_STATUSES, Placement, PlacementStatus
 from app.requests.models import PlacementRequest, RequestStatus
 from app.shelters.capacity import FreeRoom, free_rooms
 from app.shelters.models import Shelter
+from app.shelters.service import published_cell
 
 # The request statuses whose household is, or is about to be, in a shelter.
 _LIVE_REQUEST_STATUSES = (RequestStatus.proposed, RequestStatus.accepted, RequestStatus.arrived)
@@ -70,10 +74,12 @@ def _engine_room(room: FreeRoom) -> allocation.Room:
 
 
 def _engine_shelter(s: Shelter, rooms: Sequence[FreeRoom]) -> allocation.Shelter:
+    lat, lon, margin_km = published_cell(s)
     return allocation.Shelter(
         id=s.id,
-        lat=s.lat,
-        lon=s.lon,
+        lat=lat,
+        lon=lon,
+        margin_km=margin_km,
         women=s.women,
         men=s.men,
         children=s.children,
@@ -216,7 +222,10 @@ def build_problem(
                 excluded.add(sid)
                 s = shelters.get(sid) or session.get(Shelter, sid)
                 if s is not None:
-                    avoid.append(allocation.AvoidZone(lat=s.lat, lon=s.lon, km=km))
+                    # Around every point of the partner's published cell: rule 8 with the
+                    # partner's margin (the candidate's own margin is added by rule 6).
+                    lat, lon, margin_km = published_cell(s)
+                    avoid.append(allocation.AvoidZone(lat=lat, lon=lon, km=km + margin_km))
             elif (
                 other in in_problem
                 and open_status.get(other, RequestStatus.pending) == RequestStatus.pending

@@ -13,11 +13,15 @@ from sqlalchemy.orm import Session
 from app.allocations import service
 from app.allocations.models import AllocationRun
 from app.allocations.schemas import (
+    Audience,
     OptionOut,
     OptionsOut,
     RunOut,
     RunPage,
     RunSummary,
+    ViewerRunOut,
+    ViewerRunSummary,
+    audience_of,
 )
 from app.auth.dependencies import (
     OperatorDep,
@@ -33,6 +37,7 @@ from app.core.errors import ProblemError, not_found
 from app.core.http import not_modified
 from app.core.inputs import Offset
 from app.placements import service as placements
+from app.shelters.service import km_seen_by
 
 router = APIRouter(tags=["allocations"])
 
@@ -40,27 +45,33 @@ router = APIRouter(tags=["allocations"])
 _documents = service.DocumentCache()
 
 _RUN_RESPONSES: dict[int | str, dict[str, object]] = {
-    200: {"model": RunOut, "description": "The run"},
+    200: {"description": "The run: `RunOut`, or `ViewerRunOut` for a viewer token"},
     304: {"description": "Not modified (If-None-Match)"},
 }
+_RUN_MODELS = {"viewer": ViewerRunOut, "operator": RunOut, "admin": RunOut}
 
 
-def _render(session: Session, run: AllocationRun) -> tuple[str, bytes]:
+def _render(session: Session, run: AllocationRun, audience: Audience) -> tuple[str, bytes]:
     etag = service.run_etag(run.id, run.version)
-    body = _documents.get(etag)
+    key = f"{etag}|{audience}"
+    body = _documents.get(key)
     if body is None:
-        body = RunOut.model_validate(service.run_document(session, run)).model_dump_json().encode()
+        doc = service.run_document(session, run, audience)
+        body = _RUN_MODELS[audience].model_validate(doc).model_dump_json().encode()
         if run.status != service.RUNNING:
-            _documents.put(etag, body)
+            _documents.put(key, body)
     return etag, body
 
 
 def _run_response(etag: str, body: bytes, status: int = 200) -> Response:
+    # Vary: the body depends on the token's role (a viewer's document is reduced).
     return Response(
         body,
         status_code=status,
         media_type="application/json",
-        headers={"ETag": etag},  # Cache-Control: no-store, as every API answer
+        # Cache-Control: no-store, as every API answer. Vary: the body depends on the
+        # token's role (a viewer's document is reduced, an admin's has exact km).
+        headers={"ETag": etag, "Vary": "Authorization"},
     )
 
 
@@ -94,7 +105,7 @@ def run_allocation(session: SessionDep, principal: OperatorDep) -> Response:
     run = session.get(AllocationRun, run_id)
     if run is None:  # pragma: no cover - just committed
         raise not_found("allocation")
-    etag, body = _render(session, run)
+    etag, body = _render(session, run, audience_of(principal))
     response = _run_response(etag, body, 201)
     response.headers["Location"] = f"/api/v1/allocations/{run_id}"
     return response
@@ -110,7 +121,7 @@ _reader = role_checker(Role.admin, Role.operator, Role.viewer)
 
 def _latest_from_db(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Response:
     with get_sessionmaker()() as session:
-        _reader(get_principal(session, credentials))
+        audience = audience_of(_reader(get_principal(session, credentials)))
         current = service.cached_latest_version()
         if not isinstance(current, tuple):  # not remembered, or no run yet: ask the database
             current = service.latest_version(session)
@@ -121,18 +132,18 @@ def _latest_from_db(request: Request, credentials: HTTPAuthorizationCredentials 
         cached = not_modified(request, etag)
         if cached is not None:
             return cached
-        body = _documents.get(etag)
+        body = _documents.get(f"{etag}|{audience}")
         if body is None:
             run = session.get(AllocationRun, current[0])
             if run is None:
                 raise not_found("allocation")
-            etag, body = _render(session, run)
+            etag, body = _render(session, run, audience)
     return _run_response(etag, body)
 
 
 @router.get(
     "/allocations/latest",
-    response_model=RunOut,
+    response_model=RunOut | ViewerRunOut,
     summary="The newest finished run, with ETag; 304 on If-None-Match (operator, viewer, admin)",
     description=(
         "What the night-duty dashboard polls. The ETag changes with a new run and whenever "
@@ -170,30 +181,35 @@ def list_runs(
         .offset(offset)
     )
     items = [
-        RunSummary(
-            id=r.id,
-            status=r.status,
-            trigger=r.trigger,
-            triggered_by=r.triggered_by,
-            started_at=r.started_at,
-            finished_at=r.finished_at,
-            objective=r.objective,
-            bound=r.bound,
-            requests_considered=r.requests_considered,
-            proposals=int((r.stats or {}).get("proposals", 0)),
-            unplaced=len(r.unplaced or []),
-            version=r.version,
-        )
+        {
+            "id": r.id,
+            "status": r.status,
+            "trigger": r.trigger,
+            "triggered_by": r.triggered_by,
+            "started_at": r.started_at,
+            "finished_at": r.finished_at,
+            "objective": r.objective,
+            "bound": r.bound,
+            "requests_considered": r.requests_considered,
+            "proposals": int((r.stats or {}).get("proposals", 0)),
+            "unplaced": len(r.unplaced or []),
+            "version": r.version,
+        }
         for r in rows
     ]
+    # The viewer does not learn who started a run.
+    model = ViewerRunSummary if principal.role is Role.viewer else RunSummary
     return RunPage(
-        items=items, total=service.count_runs(session, status), limit=limit, offset=offset
+        items=[model.model_validate(item) for item in items],  # type: ignore[misc]
+        total=service.count_runs(session, status),
+        limit=limit,
+        offset=offset,
     )
 
 
 @router.get(
     "/allocations/{allocation_id}",
-    response_model=RunOut,
+    response_model=RunOut | ViewerRunOut,
     summary="One run (operator, viewer, admin)",
     responses=_RUN_RESPONSES,
 )
@@ -207,7 +223,7 @@ def get_run(
     cached = not_modified(request, etag)
     if cached is not None:
         return cached
-    etag, body = _render(session, run)
+    etag, body = _render(session, run, audience_of(principal))
     return _run_response(etag, body)
 
 
@@ -224,14 +240,17 @@ def get_run(
     ),
 )
 def options(request_id: str, session: SessionDep, principal: OperatorDep) -> OptionsOut:
-    req, found, names = placements.household_options(session, get_settings(), request_id)
+    req, found, shelters = placements.household_options(session, get_settings(), request_id)
+    origin = (req.origin_lat, req.origin_lon)
     return OptionsOut(
         request_id=req.id,
         options=[
             OptionOut(
                 shelter_id=o.shelter,
-                shelter_name=names.get(o.shelter, o.shelter),
-                km=o.km,
+                shelter_name=shelters[o.shelter].name if o.shelter in shelters else o.shelter,
+                # Ordered by the engine's km (from the published cell); an admin reads the
+                # exact km to a confidential shelter.
+                km=km_seen_by(principal, shelters.get(o.shelter), o.km, origin),
                 room_ids=o.rooms,
                 language_match=o.language_match,
                 wasted_beds=o.wasted_beds,

@@ -1,11 +1,41 @@
-"""What clients see of allocation runs and options. No personal detail: sizes only."""
+"""What clients see of allocation runs and options. No personal detail: sizes only.
+
+The viewer (the dashboard's token) reads reduced documents (``Viewer…``): see README, Privacy.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+
+from app.auth.dependencies import Principal
+from app.auth.models import Role
+
+# The generic reason of each unplaced code: what a viewer reads instead of the engine's
+# sentence (which names shelters and describes the household).
+UNPLACED_REASONS = {
+    "no_eligible_shelter": "No shelter accepts this household (eligibility, distance or safety).",
+    "no_room_fits": "Some shelters accept it, but none has free rooms for the whole household.",
+    "capacity_taken": "It could have been placed, but the beds went to more urgent households.",
+    "timeout": "The engine ran out of time before finding a plan.",
+}
+
+
+def unplaced_reason(code: str) -> str:
+    return UNPLACED_REASONS.get(code, code.replace("_", " "))
+
+
+# Which rendering of a run or of the dashboard a reader gets: the viewer's is reduced, the
+# admin's has the exact km to confidential shelters.
+Audience = Literal["viewer", "operator", "admin"]
+
+
+def audience_of(principal: Principal) -> Audience:
+    if principal.role is Role.viewer:
+        return "viewer"
+    return "admin" if principal.is_admin else "operator"
 
 
 class Proposal(BaseModel):
@@ -49,6 +79,38 @@ class RunOut(BaseModel):
     version: int
 
 
+class ViewerProposal(BaseModel):
+    shelter_id: str | None = Field(description="null for a confidential shelter")
+    expires_at: datetime | None
+    status: str
+    people: int = Field(description="Household size")
+
+
+class ViewerUnplaced(BaseModel):
+    code: str = Field(description="no_eligible_shelter | no_room_fits | capacity_taken | timeout")
+    reason: str = Field(description="The code in words (generic, the same for every household)")
+    people: int
+
+
+class ViewerRunOut(BaseModel):
+    """A run as the viewer (the dashboard's token) reads it: counts, sizes, codes and generic
+    reasons; no request, placement or room id, no km, no engine sentence, no fingerprint."""
+
+    id: str
+    status: str
+    trigger: str
+    started_at: datetime
+    finished_at: datetime | None
+    objective: dict[str, Any] | None
+    bound: dict[str, Any] | None
+    requests_considered: int
+    rooms_considered: int
+    proposals: list[ViewerProposal]
+    unplaced: list[ViewerUnplaced]
+    error: str | None
+    version: int
+
+
 class RunSummary(BaseModel):
     id: str
     status: str
@@ -64,8 +126,26 @@ class RunSummary(BaseModel):
     version: int
 
 
+class ViewerRunSummary(BaseModel):
+    """A run in the list as the viewer reads it: no ``triggered_by``."""
+
+    id: str
+    status: str
+    trigger: str
+    started_at: datetime
+    finished_at: datetime | None
+    objective: dict[str, Any] | None
+    bound: dict[str, Any] | None
+    requests_considered: int
+    proposals: int
+    unplaced: int
+    version: int
+
+
 class RunPage(BaseModel):
-    items: list[RunSummary]
+    items: list[RunSummary] | list[ViewerRunSummary] = Field(
+        description="`RunSummary` items; `ViewerRunSummary` (no `triggered_by`) for a viewer"
+    )
     total: int
     limit: int
     offset: int

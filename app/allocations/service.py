@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,6 +35,7 @@ import allocation
 from allocation.rules import keep_apart_ok
 from app.allocations.models import AllocationLock, AllocationRun
 from app.allocations.problem import BuiltProblem, build_problem, live_placement_shelters
+from app.allocations.schemas import Audience, unplaced_reason
 from app.audit.service import record
 from app.auth.dependencies import Principal
 from app.core.config import Settings
@@ -42,6 +44,8 @@ from app.placements.models import Placement, PlacementRoom
 from app.placements.service import create_placement, expire_holds, hold_deadline
 from app.requests.models import PlacementRequest, RequestStatus
 from app.shelters.capacity import free_rooms
+from app.shelters.models import Shelter
+from app.shelters.service import exact_km
 
 log = structlog.get_logger(__name__)
 
@@ -505,13 +509,18 @@ def run_etag(run_id: str, version: int) -> str:
     return f'"{run_id}-v{version}"'
 
 
-def run_document(session: Session, run: AllocationRun) -> dict[str, Any]:
+def run_document(session: Session, run: AllocationRun, audience: Audience) -> dict[str, Any]:
     """The run as the contract shows it. No personal detail: household sizes only.
+
+    ``viewer``: counts, sizes, codes and generic reasons (``ViewerRunOut``): no request or
+    placement id, room, km or engine sentence, and no confidential shelter named next to a
+    household. ``operator``: km as the engine measured them (from a confidential shelter's
+    published cell). ``admin``: the exact km to a confidential shelter.
 
     Plain rows, two queries, no ORM objects: a département-size run has ~500 proposals and
     ~700 rooms, and loading them as mapped objects (identity map, relationship loading)
     took ~20 ms per rendering against ~5 ms for the rows (a worker renders each new version
-    of the run once, while the dashboard polls).
+    of the run once per audience, while the dashboard polls).
     """
     rows = session.execute(
         select(
@@ -522,11 +531,32 @@ def run_document(session: Session, run: AllocationRun) -> dict[str, Any]:
             Placement.expires_at,
             Placement.status,
             PlacementRequest.members,
+            PlacementRequest.origin_lat,
+            PlacementRequest.origin_lon,
         )
         .outerjoin(PlacementRequest, PlacementRequest.id == Placement.request_id)
         .where(Placement.allocation_id == run.id)
         .order_by(Placement.created_at, Placement.id)
     ).all()
+    shelter_ids = sorted({row.shelter_id for row in rows})
+    shelters = {
+        sh.id: sh for sh in session.scalars(select(Shelter).where(Shelter.id.in_(shelter_ids)))
+    }
+    head = {
+        "id": run.id,
+        "status": run.status,
+        "trigger": run.trigger,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "objective": run.objective,
+        "bound": run.bound,
+        "requests_considered": run.requests_considered,
+        "rooms_considered": run.rooms_considered,
+        "error": "the run failed; see the server log" if run.status == FAILED else None,
+        "version": run.version,
+    }
+    if audience == "viewer":
+        return {**head, **_viewer_parts(run, rows, shelters)}
     rooms: dict[str, list[str]] = {}
     if rows:
         room_rows = session.execute(
@@ -537,34 +567,55 @@ def run_document(session: Session, run: AllocationRun) -> dict[str, Any]:
         )
         for placement_id, room_id in room_rows:
             rooms.setdefault(placement_id, []).append(room_id)
+    exact = audience == "admin"
     return {
-        "id": run.id,
-        "status": run.status,
-        "trigger": run.trigger,
-        "started_at": run.started_at,
-        "finished_at": run.finished_at,
-        "objective": run.objective,
-        "bound": run.bound,
-        "requests_considered": run.requests_considered,
-        "rooms_considered": run.rooms_considered,
+        **head,
         "input_fingerprint": run.input_fingerprint,
         "proposals": [
             {
-                "placement_id": pid,
-                "request_id": request_id,
-                "shelter_id": shelter_id,
-                "room_ids": rooms.get(pid, []),
-                "km": km,
-                "expires_at": expires_at,
-                "status": status,
-                "people": len(members or []),
+                "placement_id": row.id,
+                "request_id": row.request_id,
+                "shelter_id": row.shelter_id,
+                "room_ids": rooms.get(row.id, []),
+                "km": exact_km(shelters.get(row.shelter_id), row.km, row.origin_lat, row.origin_lon)
+                if exact
+                else row.km,
+                "expires_at": row.expires_at,
+                "status": row.status,
+                "people": len(row.members or []),
             }
-            for pid, request_id, shelter_id, km, expires_at, status, members in rows
+            for row in rows
         ],
         "unplaced": run.unplaced or [],
         "stats": run.stats,
-        "error": "the run failed; see the server log" if run.status == FAILED else None,
-        "version": run.version,
+    }
+
+
+def _viewer_parts(
+    run: AllocationRun, rows: Sequence[Any], shelters: dict[str, Shelter]
+) -> dict[str, Any]:
+    def shown(shelter_id: str) -> str | None:
+        sh = shelters.get(shelter_id)
+        return None if sh is None or sh.confidential else shelter_id
+
+    return {
+        "proposals": [
+            {
+                "shelter_id": shown(row.shelter_id),
+                "expires_at": row.expires_at,
+                "status": row.status,
+                "people": len(row.members or []),
+            }
+            for row in rows
+        ],
+        "unplaced": [
+            {
+                "code": str(u.get("code", "")),
+                "reason": unplaced_reason(str(u.get("code", ""))),
+                "people": int(u.get("people") or 0),
+            }
+            for u in run.unplaced or []
+        ],
     }
 
 

@@ -12,11 +12,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
+from app.allocations.schemas import audience_of
 from app.auth.dependencies import ReaderDep
 from app.core.deps import SessionDep, SettingsDep
 from app.core.errors import ProblemError
 from app.core.http import not_modified
-from app.dashboard.schemas import DashboardSummary
+from app.dashboard.schemas import DashboardSummary, ViewerDashboardSummary
 from app.dashboard.service import build_summary, summary_etag
 
 router = APIRouter()
@@ -54,9 +55,12 @@ PAGE_HEADERS = {
         "holds about to expire, arrivals, and map points (confidential shelters rounded to "
         "about 5 km). No names, no case references. Carries an `ETag`; send it back in "
         "`If-None-Match` to get 304 while nothing changed (the tag also moves every minute, "
-        "as waiting times and freshness do)."
+        "as waiting times and freshness do). A viewer token (the dashboard's own) reads "
+        "`ViewerDashboardSummary`: counts, sizes, codes and generic reasons, no request or "
+        "placement id, no composition, no km, no engine sentence, and confidential shelters "
+        "unnamed next to a household."
     ),
-    response_model=DashboardSummary,
+    response_model=DashboardSummary | ViewerDashboardSummary,
     responses={
         304: {"description": "Nothing changed since the `If-None-Match` ETag."},
         401: {"description": "No token or an invalid token."},
@@ -64,16 +68,20 @@ PAGE_HEADERS = {
     },
 )
 def dashboard_summary(
-    request: Request, session: SessionDep, settings: SettingsDep, _: ReaderDep
+    request: Request, session: SessionDep, settings: SettingsDep, principal: ReaderDep
 ) -> Any:
     now = datetime.now(UTC)
-    etag = summary_etag(session, settings, now)
+    audience = audience_of(principal)
+    etag = summary_etag(session, settings, now, audience)
     cached = not_modified(request, etag)
     if cached is not None:
         return cached
-    summary = build_summary(session, settings, now)
+    summary = build_summary(session, settings, now, audience)
     # Cache-Control: no-store (app/core/middleware.py); the page sends If-None-Match itself.
-    return JSONResponse(summary.model_dump(mode="json"), headers={"ETag": etag})
+    # Vary: a viewer reads a reduced document.
+    return JSONResponse(
+        summary.model_dump(mode="json"), headers={"ETag": etag, "Vary": "Authorization"}
+    )
 
 
 @router.get("/dashboard", include_in_schema=False)

@@ -206,6 +206,8 @@ class MapData(BaseModel):
 
 
 class DashboardSummary(BaseModel):
+    """What operators and admins read (a viewer reads ``ViewerDashboardSummary``)."""
+
     generated_at: datetime
     settings: DashboardSettings
     capacity: Capacity
@@ -215,4 +217,83 @@ class DashboardSummary(BaseModel):
     expiring_holds: list[ExpiringHold]
     holds_total: int = Field(description="Proposed placements holding beds right now.")
     arrivals: list[Arrival] = Field(description="Accepted placements: households on their way.")
+    map: MapData
+
+
+# --- the viewer's document (the dashboard's own token) -------------------------------------
+# Counts, sizes, codes and generic reasons only: no composition, no needs, no request or
+# placement id (nothing joins a waiting household to a shelter), no km, no engine sentence,
+# no raw error, and no confidential shelter named next to a household.
+
+
+class ViewerWaitingRequest(BaseModel):
+    priority: int
+    waiting_since: datetime
+    waiting_minutes: int
+    household_size: int
+    unplaced_code: str | None
+    unplaced_reason: str | None = Field(description="The code in words (generic).")
+
+
+class ViewerWaiting(BaseModel):
+    requests: int
+    people: int
+    by_priority: list[PriorityWaiting]
+    longest_first: list[ViewerWaitingRequest]
+    list_limit: int
+
+
+class ViewerUnplacedRequest(BaseModel):
+    code: str
+    reason: str = Field(description="The code in words (generic).")
+    priority: int | None
+    household_size: int | None
+
+
+class ViewerLatestRun(BaseModel):
+    id: str
+    status: str
+    trigger: str
+    started_at: datetime
+    finished_at: datetime | None
+    requests_considered: int
+    rooms_considered: int
+    proposals: int
+    people_placed_by_priority: dict[str, int]
+    bound_by_priority: dict[str, int] | None
+    people_placed: int
+    total_km: float | None
+    unplaced: list[ViewerUnplacedRequest]
+    error: str | None = Field(description="A generic sentence when the run failed.")
+
+
+class ViewerHold(BaseModel):
+    shelter_id: str | None = Field(description="null for a confidential shelter")
+    shelter_name: str | None = Field(description="null for a confidential shelter")
+    expires_at: datetime
+    minutes_left: int
+    household_size: int
+    priority: int | None
+
+
+class ViewerArrival(BaseModel):
+    shelter_id: str | None = Field(description="null for a confidential shelter")
+    shelter_name: str | None = Field(description="null for a confidential shelter")
+    accepted_at: datetime | None
+    household_size: int
+    priority: int | None
+
+
+class ViewerDashboardSummary(BaseModel):
+    """What a viewer token reads: see the comment above."""
+
+    generated_at: datetime
+    settings: DashboardSettings
+    capacity: Capacity
+    freshness: FreshnessReport
+    waiting: ViewerWaiting
+    latest_run: ViewerLatestRun | None
+    expiring_holds: list[ViewerHold]
+    holds_total: int
+    arrivals: list[ViewerArrival]
     map: MapData

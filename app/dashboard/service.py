@@ -19,23 +19,21 @@ from sqlalchemy.orm import Session
 from allocation.models import ADULT_AGE, PRIORITIES
 from allocation.rules import CRIB_AGE
 from app.allocations.models import AllocationRun
+from app.allocations.schemas import Audience, unplaced_reason
 from app.core.config import Settings
 from app.dashboard import schemas as s
 from app.placements.models import Placement, PlacementRoom, PlacementStatus
 from app.requests.models import PlacementRequest, RequestStatus
 from app.shelters.capacity import FreeRoom, free_rooms
 from app.shelters.models import Room, Shelter, ShelterKind
+from app.shelters.service import exact_km as exact_distance
 from app.shelters.service import shown_position
 
 EXPIRING_WITHIN_MINUTES = 30
 WAITING_LIST_LIMIT = 200
 
-UNPLACED_REASONS = {
-    "no_eligible_shelter": "No shelter accepts this household (eligibility, distance or safety).",
-    "no_room_fits": "Some shelters accept it, but none has free rooms for the whole household.",
-    "capacity_taken": "It could have been placed, but the beds went to more urgent households.",
-    "timeout": "The engine ran out of time before finding a plan.",
-}
+# A run's raw error may quote the database; the server log has it, the screen does not.
+RUN_FAILED = "the run failed; see the server log"
 
 
 def freshness_of(updated_at: datetime | None, now: datetime, settings: Settings) -> s.Freshness:
@@ -76,7 +74,9 @@ def _minutes(delta: timedelta) -> int:
 # --- ETag -------------------------------------------------------------------------------
 
 
-def summary_etag(session: Session, settings: Settings, now: datetime) -> str:
+def summary_etag(
+    session: Session, settings: Settings, now: datetime, audience: Audience = "admin"
+) -> str:
     """A cheap fingerprint of every row the summary reads: counts, newest update times and
     version sums per table, in one query. The current minute is part of it because waiting
     times, freshness and expiring holds move with the clock even when no row changes."""
@@ -114,6 +114,7 @@ def summary_etag(session: Session, settings: Settings, now: datetime) -> str:
         now.strftime("%Y%m%d%H%M"),
         settings.availability_ageing_hours,
         settings.availability_stale_hours,
+        audience,  # each audience reads its own document
     ]
     digest = hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:24]
     return f'"dash-{digest}"'
@@ -318,7 +319,7 @@ def _latest_run(session: Session, names: dict[str, str]) -> s.LatestRun | None:
             s.UnplacedRequest(
                 request_id=rid,
                 code=code,
-                reason=UNPLACED_REASONS.get(code, code.replace("_", " ")),
+                reason=unplaced_reason(code),
                 detail=name_shelters(entry.get("detail"), names),
                 priority=None if req is None else req.priority,
                 household_size=len(req.members)
@@ -343,13 +344,14 @@ def _latest_run(session: Session, names: dict[str, str]) -> s.LatestRun | None:
         people_placed=sum(placed.values()),
         total_km=None if total_km is None else float(total_km),
         unplaced=unplaced,
-        error=run.error,
+        error=RUN_FAILED if run.error else None,
     )
 
 
 def _placements(
-    session: Session, shelters_by_id: dict[str, Shelter], now: datetime
+    session: Session, shelters_by_id: dict[str, Shelter], now: datetime, exact_km: bool
 ) -> tuple[list[s.ExpiringHold], int, list[s.Arrival]]:
+    """Holds and arrivals; ``exact_km``: the admin's exact km to a confidential shelter."""
     rows = session.execute(
         select(Placement, PlacementRequest)
         .join(PlacementRequest, PlacementRequest.id == Placement.request_id)
@@ -388,7 +390,9 @@ def _placements(
                     accepted_at=placement.accepted_at,
                     household_size=size,
                     priority=req.priority,
-                    km=placement.km,
+                    km=exact_distance(shelter, placement.km, req.origin_lat, req.origin_lon)
+                    if exact_km
+                    else placement.km,
                 )
             )
     expiring.sort(key=lambda h: (h.expires_at, h.placement_id))
@@ -430,8 +434,9 @@ def _map(freshness: s.FreshnessReport, shelters_by_id: dict[str, Shelter]) -> s.
 
 
 def build_summary(
-    session: Session, settings: Settings, now: datetime | None = None
-) -> s.DashboardSummary:
+    session: Session, settings: Settings, now: datetime | None = None, audience: Audience = "admin"
+) -> s.DashboardSummary | s.ViewerDashboardSummary:
+    """The dashboard's document for this audience (``app.allocations.service.audience_of``)."""
     now = now or datetime.now(UTC)
     shelters = list(
         session.scalars(select(Shelter).where(Shelter.active.is_(True)).order_by(Shelter.id))
@@ -443,8 +448,8 @@ def build_summary(
     }
     capacity, free_by_shelter = _capacity(shelters, free_rooms(session))
     freshness = _freshness(shelters, free_by_shelter, now, settings)
-    expiring, holds, arrivals = _placements(session, shelters_by_id, now)
-    return s.DashboardSummary(
+    expiring, holds, arrivals = _placements(session, shelters_by_id, now, audience == "admin")
+    summary = s.DashboardSummary(
         generated_at=now,
         settings=s.DashboardSettings(
             availability_ageing_hours=settings.availability_ageing_hours,
@@ -459,4 +464,77 @@ def build_summary(
         holds_total=holds,
         arrivals=arrivals,
         map=_map(freshness, shelters_by_id),
+    )
+    if audience != "viewer":
+        return summary
+    return for_viewer(summary, {sh.id for sh in shelters if sh.confidential})
+
+
+def for_viewer(summary: s.DashboardSummary, confidential: set[str]) -> s.ViewerDashboardSummary:
+    """The viewer's reduction of the summary (see ``ViewerDashboardSummary``)."""
+
+    def where(sid: str, name: str) -> dict[str, str | None]:
+        if sid in confidential:
+            return {"shelter_id": None, "shelter_name": None}
+        return {"shelter_id": sid, "shelter_name": name}
+
+    run = summary.latest_run
+    waiting = summary.waiting
+    return s.ViewerDashboardSummary(
+        generated_at=summary.generated_at,
+        settings=summary.settings,
+        capacity=summary.capacity,
+        freshness=summary.freshness,
+        waiting=s.ViewerWaiting(
+            requests=waiting.requests,
+            people=waiting.people,
+            by_priority=waiting.by_priority,
+            longest_first=[
+                s.ViewerWaitingRequest(
+                    priority=r.priority,
+                    waiting_since=r.waiting_since,
+                    waiting_minutes=r.waiting_minutes,
+                    household_size=r.household_size,
+                    unplaced_code=r.unplaced_code,
+                    unplaced_reason=unplaced_reason(r.unplaced_code) if r.unplaced_code else None,
+                )
+                for r in waiting.longest_first
+            ],
+            list_limit=waiting.list_limit,
+        ),
+        latest_run=None
+        if run is None
+        else s.ViewerLatestRun(
+            **run.model_dump(exclude={"unplaced"}),
+            unplaced=[
+                s.ViewerUnplacedRequest(
+                    code=u.code,
+                    reason=u.reason,
+                    priority=u.priority,
+                    household_size=u.household_size,
+                )
+                for u in run.unplaced
+            ],
+        ),
+        expiring_holds=[
+            s.ViewerHold(
+                **where(h.shelter_id, h.shelter_name),
+                expires_at=h.expires_at,
+                minutes_left=h.minutes_left,
+                household_size=h.household_size,
+                priority=h.priority,
+            )
+            for h in summary.expiring_holds
+        ],
+        holds_total=summary.holds_total,
+        arrivals=[
+            s.ViewerArrival(
+                **where(a.shelter_id, a.shelter_name),
+                accepted_at=a.accepted_at,
+                household_size=a.household_size,
+                priority=a.priority,
+            )
+            for a in summary.arrivals
+        ],
+        map=summary.map,
     )

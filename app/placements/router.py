@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -27,6 +28,8 @@ from app.placements.schemas import (
     placement_out,
 )
 from app.requests.models import PlacementRequest
+from app.shelters.models import Shelter
+from app.shelters.service import km_seen_by
 
 router = APIRouter(tags=["placements"])
 
@@ -37,25 +40,55 @@ PlacementReaderDep = Annotated[
 IfMatch = Annotated[str | None, Header(alias="If-Match", description="ETag read before")]
 
 
-def _households(session: Session, request_ids: list[str]) -> dict[str, tuple[list, dict]]:
+@dataclass(frozen=True)
+class _Household:
+    members: list[dict[str, Any]]
+    needs: dict[str, Any]
+    origin: tuple[float | None, float | None]
+
+
+def _households(session: Session, request_ids: list[str]) -> dict[str, _Household]:
     if not request_ids:
         return {}
     rows = session.execute(
-        select(PlacementRequest.id, PlacementRequest.members, PlacementRequest.needs).where(
-            PlacementRequest.id.in_(request_ids)
-        )
+        select(
+            PlacementRequest.id,
+            PlacementRequest.members,
+            PlacementRequest.needs,
+            PlacementRequest.origin_lat,
+            PlacementRequest.origin_lon,
+        ).where(PlacementRequest.id.in_(request_ids))
     )
-    return {rid: (members or [], needs or {}) for rid, members, needs in rows}
+    return {
+        rid: _Household(members or [], needs or {}, (lat, lon))
+        for rid, members, needs, lat, lon in rows
+    }
 
 
-def _out(session: Session, p: Placement) -> PlacementOut:
-    members, needs = _households(session, [p.request_id]).get(p.request_id, ([], {}))
-    return placement_out(p, members, needs)
+_NO_HOUSEHOLD = _Household([], {}, (None, None))
 
 
-def _answer(session: Session, p: Placement, status: int = 200) -> JSONResponse:
+def _render(session: Session, principal: Principal, rows: list[Placement]) -> list[PlacementOut]:
+    households = _households(session, sorted({p.request_id for p in rows}))
+    ids = sorted({p.shelter_id for p in rows})
+    shelters = {s.id: s for s in session.scalars(select(Shelter).where(Shelter.id.in_(ids)))}
+    out = []
+    for p in rows:
+        h = households.get(p.request_id, _NO_HOUSEHOLD)
+        km = km_seen_by(principal, shelters.get(p.shelter_id), p.km, h.origin)
+        out.append(placement_out(p, h.members, h.needs, km))
+    return out
+
+
+def _out(session: Session, principal: Principal, p: Placement) -> PlacementOut:
+    return _render(session, principal, [p])[0]
+
+
+def _answer(
+    session: Session, principal: Principal, p: Placement, status: int = 200
+) -> JSONResponse:
     return JSONResponse(
-        _out(session, p).model_dump(mode="json"),
+        _out(session, principal, p).model_dump(mode="json"),
         status_code=status,
         headers={"ETag": service.placement_etag(p)},
     )
@@ -95,9 +128,8 @@ def list_placements(
             .offset(offset)
         )
     )
-    households = _households(session, sorted({p.request_id for p in rows}))
     return PlacementPage(
-        items=[placement_out(p, *households.get(p.request_id, ([], {}))) for p in rows],
+        items=_render(session, principal, rows),
         total=int(total),
         limit=limit,
         offset=offset,
@@ -121,7 +153,7 @@ def get_placement(
     cached = not_modified(request, service.placement_etag(p))
     if cached is not None:
         return cached
-    return _answer(session, p)
+    return _answer(session, principal, p)
 
 
 _STEP_DOC = {409: {"description": "The placement's status does not allow this step"}}
@@ -139,7 +171,7 @@ def accept(
     placement_id: str, session: SessionDep, principal: OperatorDep, if_match: IfMatch = None
 ) -> JSONResponse:
     p = service.transition(session, principal, placement_id, "accept", if_match=if_match)
-    return _answer(session, p)
+    return _answer(session, principal, p)
 
 
 @router.post(
@@ -160,7 +192,7 @@ def decline(
     p = service.transition(
         session, principal, placement_id, "decline", reason=data.reason, if_match=if_match
     )
-    return _answer(session, p)
+    return _answer(session, principal, p)
 
 
 @router.post(
@@ -175,7 +207,7 @@ def arrive(
     placement_id: str, session: SessionDep, principal: PlacementReaderDep, if_match: IfMatch = None
 ) -> JSONResponse:
     p = service.transition(session, principal, placement_id, "arrive", if_match=if_match)
-    return _answer(session, p)
+    return _answer(session, principal, p)
 
 
 @router.post(
@@ -188,7 +220,7 @@ def end(
     placement_id: str, session: SessionDep, principal: PlacementReaderDep, if_match: IfMatch = None
 ) -> JSONResponse:
     p = service.transition(session, principal, placement_id, "end", if_match=if_match)
-    return _answer(session, p)
+    return _answer(session, principal, p)
 
 
 @router.post(
@@ -217,7 +249,7 @@ def place_manually(
         p = service.manual_placement(
             session, get_settings(), principal, request_id, data.shelter_id, data.room_ids
         )
-        return 201, _out(session, p).model_dump(mode="json")
+        return 201, _out(session, principal, p).model_dump(mode="json")
 
     return run_idempotent(
         session, principal, request, idempotency_key, data.model_dump(mode="json"), work

@@ -81,14 +81,15 @@ class ManualPlacementIn(_In):
     ]
 
 
-def placement_out(p: Placement, members: list[dict], needs: dict) -> PlacementOut:
+def placement_out(p: Placement, members: list[dict], needs: dict, km: float) -> PlacementOut:
+    """``km`` as this reader may see it (``app.shelters.service.km_seen_by``)."""
     return PlacementOut(
         id=p.id,
         request_id=p.request_id,
         shelter_id=p.shelter_id,
         room_ids=[r.room_id for r in p.rooms],
         status=p.status,
-        km=p.km,
+        km=km,
         expires_at=p.expires_at,
         household=HouseholdOut(
             people=len(members),

@@ -461,9 +461,9 @@ def manual_placement(
             detail="This placement breaks the rules: " + "; ".join(broken),
         )
     household = built.problem.households[0]
-    km = km_for_plan(
-        haversine_km(household.origin.lat, household.origin.lon, shelter.lat, shelter.lon)
-    )
+    # As the engine measured it: from the published cell of a confidential shelter.
+    at = next(s for s in built.problem.shelters if s.id == shelter_id)
+    km = km_for_plan(haversine_km(household.origin.lat, household.origin.lon, at.lat, at.lon))
     placement = create_placement(
         session,
         req,
@@ -488,7 +488,7 @@ def manual_placement(
 
 def household_options(
     session: Session, settings: Settings, request_id: str
-) -> tuple[PlacementRequest, allocation.HouseholdOptions, dict[str, str]]:
+) -> tuple[PlacementRequest, allocation.HouseholdOptions, dict[str, Shelter]]:
     """Where this household could go alone tonight (same rules as the engine)."""
     req = session.get(PlacementRequest, request_id)
     if req is None:
@@ -498,5 +498,4 @@ def household_options(
     built = build_problem(session, settings, request_ids=[req.id], exclude_declined=False)
     if req.id not in built.requests:
         raise ProblemError(409, "This request has no household detail left to place.")
-    names = {sid: s.name for sid, s in built.shelters.items()}
-    return req, allocation.household_options(built.problem, req.id), names
+    return req, allocation.household_options(built.problem, req.id), built.shelters

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from allocation.geo import haversine_km
 from app.audit.service import record
 from app.auth.dependencies import Principal
 from app.auth.models import Role
@@ -39,6 +40,61 @@ GRID_DEG = 0.05
 
 def snap(value: float) -> float:
     return round(round(value / GRID_DEG) * GRID_DEG, 2)
+
+
+def cell_margin_km(lat: float, lon: float) -> float:
+    """How far from the centre (lat, lon) of a published cell a point of the cell may be.
+
+    Half the cell's diagonal: the largest distance to a corner (the corners nearer the
+    equator are the farthest), plus a metre against rounding. A function of the cell only.
+    """
+    half = GRID_DEG / 2
+    corners = [(lat + dlat, lon + half) for dlat in (-half, half)]
+    return max(haversine_km(lat, lon, c_lat, c_lon) for c_lat, c_lon in corners) + 0.001
+
+
+def published_cell(shelter: Shelter) -> tuple[float, float, float]:
+    """(lat, lon, margin_km) of a shelter as the engine judges it for everyone.
+
+    A confidential shelter is given at its cell centre with the cell's margin, so that no
+    answer to anyone (km, rules 5, 6 and 8, sentences, ordering) depends on where inside
+    its cell it really is; the engine judges safety over the whole cell.
+    """
+    if not shelter.confidential:
+        return shelter.lat, shelter.lon, 0.0
+    lat, lon = snap(shelter.lat), snap(shelter.lon)
+    return lat, lon, cell_margin_km(lat, lon)
+
+
+_Km = TypeVar("_Km", float, float | None)  # km stays a float when given one
+
+
+def exact_km(
+    shelter: Shelter | None, km: _Km, origin_lat: float | None, origin_lon: float | None
+) -> _Km:
+    """The exact distance (0.1 km) from an origin to a confidential shelter, for readers who
+    may know where it is; ``km`` (as the engine measured it) when there is nothing to
+    correct or the origin is gone (retention). Computed at rendering: nothing exact is stored.
+    """
+    if km is None or shelter is None or not shelter.confidential:
+        return km
+    if origin_lat is None or origin_lon is None:
+        return km
+    return cast(_Km, round(haversine_km(origin_lat, origin_lon, shelter.lat, shelter.lon), 1))
+
+
+def km_seen_by(
+    principal: Principal,
+    shelter: Shelter | None,
+    km: _Km,
+    origin: tuple[float | None, float | None],
+) -> _Km:
+    """A placement's km as this reader may see it: exact for admins and the shelter's own
+    staff, otherwise as the engine measured it (from a confidential shelter's published cell).
+    """
+    if shelter is None or not principal.may_see_shelter_internals(shelter.id):
+        return km
+    return exact_km(shelter, km, *origin)
 
 
 def shown_position(shelter: Shelter, exact: bool) -> tuple[float, float]:

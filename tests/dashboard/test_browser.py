@@ -201,7 +201,7 @@ def test_page_shows_the_api_numbers_and_follows_a_new_run(
     assert run["id"] == first["id"]
     assert text(page, "run-id") == run["id"]
     assert int(text(page, "run-placed")) == run["people_placed"]
-    assert page.locator("#unplaced tbody tr[data-request-id]").count() == len(run["unplaced"])
+    assert page.locator("#unplaced tbody tr[data-code]").count() == len(run["unplaced"])
     assert page.locator("#freshness tbody tr").count() == len(data["freshness"]["shelters"])
     stale_text = text(page, "stale-list")
     for shelter in data["freshness"]["stale"]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -199,7 +200,7 @@ def test_freshness_thresholds() -> None:
 def test_waiting_list_longest_first_without_references(
     client: Any, auth: Callable[..., dict[str, str]], scene: dict[str, Any]
 ) -> None:
-    resp = get(client, auth("viewer"))
+    resp = get(client, auth("operator"))
     assert "SECRET-REF" not in resp.text
     assert "rue Secr" not in resp.text
     waiting = resp.json()["waiting"]
@@ -221,11 +222,22 @@ def test_waiting_list_longest_first_without_references(
     assert 119 <= by_p[3]["longest_wait_minutes"] <= 121
     assert by_p[1]["requests"] == 0 and by_p[1]["longest_wait_minutes"] is None
 
+    # The viewer (the dashboard's token): sizes, codes and generic reasons only.
+    viewer = get(client, auth("viewer")).json()["waiting"]
+    assert viewer["by_priority"] == waiting["by_priority"]
+    fam = viewer["longest_first"][1]
+    assert set(fam) == {
+        "priority", "waiting_since", "waiting_minutes", "household_size", "unplaced_code",
+        "unplaced_reason",
+    }  # fmt: skip
+    assert (fam["household_size"], fam["unplaced_code"]) == (3, "no_room_fits")
+    assert "none has free rooms" in fam["unplaced_reason"]
+
 
 def test_latest_run_holds_and_arrivals(
     client: Any, auth: Callable[..., dict[str, str]], scene: dict[str, Any]
 ) -> None:
-    body = get(client, auth("viewer")).json()
+    body = get(client, auth("operator")).json()
     run = body["latest_run"]
     assert run["id"] == scene["run"].id
     assert run["status"] == "optimal"
@@ -250,6 +262,23 @@ def test_latest_run_holds_and_arrivals(
     [arrival] = body["arrivals"]
     assert arrival["placement_id"] == scene["arrival"].id
     assert arrival["household_size"] == 1
+
+    # The viewer: the same counts, no id joining a household to a shelter, no sentence.
+    viewer = get(client, auth("viewer")).json()
+    v_run = viewer["latest_run"]
+    assert v_run["people_placed"] == 4 and v_run["total_km"] == 12.5
+    assert [set(u) for u in v_run["unplaced"]] == [
+        {"code", "reason", "priority", "household_size"}
+    ] * 2
+    [v_hold] = viewer["expiring_holds"]
+    assert set(v_hold) == {
+        "shelter_id", "shelter_name", "expires_at", "minutes_left", "household_size", "priority"
+    }  # fmt: skip
+    [v_arrival] = viewer["arrivals"]
+    assert "placement_id" not in v_arrival and "request_id" not in v_arrival
+    assert "km" not in v_arrival
+    for text in (scene["hold"].id, scene["arrival"].id, scene["family"].id, scene["old"].id):
+        assert text not in json.dumps(viewer)
 
 
 def test_no_run_yet(client: Any, auth: Callable[..., dict[str, str]], session: Session) -> None:
@@ -326,8 +355,9 @@ def test_roles(client: Any, auth: Callable[..., dict[str, str]], scene: dict[str
 def test_openapi_documents_the_summary(client: Any) -> None:
     doc = client.get("/openapi.json").json()
     op = doc["paths"]["/api/v1/dashboard/summary"]["get"]
-    ref = op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
-    assert ref.endswith("/DashboardSummary")
+    schema = op["responses"]["200"]["content"]["application/json"]["schema"]
+    refs = [s["$ref"].rsplit("/", 1)[1] for s in schema["anyOf"]]
+    assert refs == ["DashboardSummary", "ViewerDashboardSummary"]
     assert {"304", "401", "403"} <= set(op["responses"])
     assert "DashboardSummary" in doc["components"]["schemas"]
 
@@ -363,7 +393,7 @@ def test_overdue_hold_shown_until_released_and_later_holds_not_listed(
         expires_in_minutes=60,
     )
     session.commit()
-    body = get(client, auth("viewer")).json()
+    body = get(client, auth("operator")).json()
     assert body["holds_total"] == 2
     [hold] = body["expiring_holds"]
     assert hold["placement_id"] == overdue.id

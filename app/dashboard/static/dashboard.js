@@ -311,7 +311,8 @@
     fillBody(
       "unplaced",
       run.unplaced.map(function (u) {
-        return el("tr", { "data-request-id": u.request_id }, [
+        // A viewer's document has no request id (nothing joins a household to a shelter).
+        return el("tr", { "data-code": u.code, "data-request-id": u.request_id }, [
           priorityCell(u.priority),
           td(u.household_size ? t("people_n", { n: u.household_size }) : "—", "num"),
           el("td", {}, [
@@ -362,7 +363,7 @@
         var when = h.minutes_left < 0 ? t("expired") : t("in_minutes", { m: h.minutes_left });
         return el("tr", { class: h.minutes_left < 10 ? "urgent" : "" }, [
           el("td", { title: h.expires_at }, [fmtTime(h.expires_at) + " · " + when]),
-          td(h.shelter_name),
+          td(h.shelter_name || t("confidential_shelter")),
           priorityCell(h.priority),
           td(t("people_n", { n: h.household_size }), "num"),
         ]);
@@ -374,10 +375,10 @@
       d.arrivals.map(function (a) {
         return el("tr", {}, [
           td(fmtTime(a.accepted_at)),
-          td(a.shelter_name),
+          td(a.shelter_name || t("confidential_shelter")),
           priorityCell(a.priority),
           td(t("people_n", { n: a.household_size }), "num"),
-          td(fmtNumber(a.km, 1), "num"),
+          td(a.km === undefined || a.km === null ? "—" : fmtNumber(a.km, 1), "num"),
         ]);
       }),
       t("none_arrivals")
