@@ -83,8 +83,7 @@ def _forget_caches() -> None:
     """The run documents rendered by the first build must not answer the second."""
     from app.allocations import router, service
 
-    router._documents._items.clear()
-    router._poll_readers.clear()
+    router._documents = service.DocumentCache()
     service.forget_latest()
 
 
