@@ -2,7 +2,7 @@
 
 Per night and mode (``deterministic`` true, then false) the engine runs in a fresh process
 (``benchmarks/suite/worker.py``): it loads the night, calls ``allocation.solve`` once, and
-reports the wall time of that call, the process's peak RSS (``ru_maxrss``) and the plan.
+reports the wall time of that call, the process's peak RSS (``VmHWM``) and the plan.
 The parent times the whole process (start to exit, what the CLI costs) and then judges the
 plan: ``allocation.check``, level 1 against the stored optimum (``optima.json``), total km
 against a lower bound for the plan's own placed households (``oracle.km_lower_bound``),
