@@ -513,13 +513,21 @@ class SharedPool:
     rooms: tuple[Room, ...] = field(default=())
 
 
-def room_types(rooms: Iterable[Room]) -> list[RoomType]:
-    """Group the private rooms (with at least one bed or crib) into types, largest first."""
+def room_types(rooms: Iterable[Room], crib_cap: int | None = None) -> list[RoomType]:
+    """Group the private rooms (with at least one bed or crib) into types, largest first.
+
+    ``crib_cap``: cribs counted at most this many per room. With the most under-3 members
+    of any household of the night, it is lossless: rule 2 asks beds ≥ members aged 3+ and
+    beds + cribs ≥ everyone, so past a household's babies a crib changes neither its fit nor
+    its wasted beds. It merges rooms that differ only in unusable cribs into one type (80
+    rooms differing by cribs made 80 types and stalled CP-SAT's symmetry search).
+    """
     groups: dict[tuple[int, int, bool], list[str]] = {}
     for r in rooms:
-        if r.shared or r.beds + r.cribs == 0:
+        cribs = r.cribs if crib_cap is None else min(r.cribs, crib_cap)
+        if r.shared or r.beds + cribs == 0:
             continue
-        groups.setdefault((r.beds, r.cribs, r.wheelchair), []).append(r.id)
+        groups.setdefault((r.beds, cribs, r.wheelchair), []).append(r.id)
     keys = sorted(groups, key=lambda k: (-k[0], -k[1], not k[2]))
     return [RoomType(b, c, w, tuple(groups[(b, c, w)])) for b, c, w in keys]
 
@@ -551,19 +559,39 @@ def minimal_combos(
     while still fitting. Any fitting set of rooms contains a minimal one, so restricting
     the model to minimal combos loses no placement, and a minimal subset never wastes more.
     """
+    return bounded_minimal_combos(p, types, max_rooms, wheelchair, None)[0]
+
+
+def bounded_minimal_combos(
+    p: Profile,
+    types: Sequence[RoomType],
+    max_rooms: int,
+    wheelchair: bool,
+    max_steps: int | None,
+) -> tuple[list[tuple[int, ...]], bool]:
+    """``minimal_combos`` stopped after ``max_steps`` partial sets: (combos, complete).
+
+    The count of sets grows like types^max_rooms (100 room types, 4 rooms: 4M), so the
+    engine bounds it and says so; the combos found first are those of the largest rooms.
+    """
     usable = [i for i, t in enumerate(types) if t.wheelchair or not wheelchair]
     out: list[tuple[int, ...]] = []
+    steps = 0
 
     def fits(beds: int, cribs: int) -> bool:
         return beds >= p.needs_bed and beds + cribs >= p.size
 
     def rec(start: int, chosen: list[int], beds: int, cribs: int) -> None:
+        nonlocal steps
         if chosen and fits(beds, cribs):
             # Minimal iff removing any single room breaks the fit.
             if all(not fits(beds - types[i].beds, cribs - types[i].cribs) for i in set(chosen)):
                 out.append(tuple(chosen))
             return  # adding rooms to a fitting set is never minimal
         if len(chosen) == max_rooms:
+            return
+        steps += 1
+        if max_steps is not None and steps > max_steps:
             return
         for k in range(start, len(usable)):
             i = usable[k]
@@ -574,7 +602,7 @@ def minimal_combos(
             chosen.pop()
 
     rec(0, [], 0, 0)
-    return out
+    return out, max_steps is None or steps <= max_steps
 
 
 def combo_wasted(p: Profile, types: Sequence[RoomType], combo: Sequence[int]) -> int:

@@ -28,6 +28,8 @@ import numpy as np
 import numpy.typing as npt
 from ortools.sat.python import cp_model
 
+from .fixedset import FixedSetInput, settle_fixed_set
+from .fixedset import Row as FixedRow
 from .lagrange import floor_bound, lagrangian_bound
 from .lpbound import TierLP
 from .models import (
@@ -48,12 +50,12 @@ from .rules import (
     SharedPool,
     ShelterTable,
     apart_enough,
+    bounded_minimal_combos,
     capacity_columns,
     combo_wasted,
     eligible_pairs,
     keep_apart_pairs,
     km_for_plan,
-    minimal_combos,
     profile,
     room_types,
     shared_pools,
@@ -65,6 +67,13 @@ MAX_CANDIDATES = int(os.environ.get("ABRI_MAX_CANDIDATES", "100000"))
 #: The LP bound is built on the full candidate set only up to this many candidates (GLOP:
 #: measured ~0.7 s to build and ~0.1 s per tier at 57k candidates).
 LP_MAX_CANDIDATES = 400_000
+#: Room sets of one household at one shelter: at most this many partial sets are tried
+#: (the count grows like room types^max_rooms) and the best ``MAX_COMBOS_PER_PAIR`` (fewest
+#: wasted beds, then fewest rooms) kept. Generated nights never reach either (a few room
+#: types per shelter); a shelter of 100 distinct rooms with max_rooms 4 would make ~10^6.
+#: ``stats.bounded`` counts the pairs where it applied (the model is then a restriction).
+MAX_COMBO_STEPS = 2_000
+MAX_COMBOS_PER_PAIR = 64
 #: Fewest shelters kept per household when pruning.
 MIN_NEAREST = 4
 #: Tier weights above this switch stage 1 to one CP-SAT stage per priority tier: big
@@ -111,6 +120,16 @@ class _Prepared:
     #: Every (household, shelter) pair passing rules 4-7 and the fit test, pruned or not
     #: (computed on demand: 4.3M pairs at region size).
     all_pairs: Callable[[], EligiblePairs]
+    #: (household, shelter) pairs whose room sets were bounded (``MAX_COMBO_STEPS``).
+    combo_bounded_pairs: int = 0
+    #: Households whose bounded enumeration found no room set at some shelter.
+    unlisted_fit: frozenset[int] = frozenset()
+
+    @property
+    def restricted(self) -> bool:
+        """The model leaves out some plans (pruned shelters or bounded room sets): its own
+        optimum and LP bound nothing for the problem."""
+        return self.truncated or self.combo_bounded_pairs > 0
 
     def bed_room_use(self, j: int, combo: tuple[int, ...]) -> tuple[int, int]:
         """(rooms with a bed, wheelchair rooms with a bed) a private combo takes at shelter j."""
@@ -124,7 +143,8 @@ def _prepare(problem: Problem, max_candidates: int) -> _Prepared:
     n_h = len(hs)
     table = ShelterTable.from_problem(problem)
     profiles = [profile(h) for h in hs]
-    types = [room_types(s.rooms) for s in problem.shelters]
+    crib_cap = max((p.under3 for p in profiles), default=0)
+    types = [room_types(s.rooms, crib_cap) for s in problem.shelters]
     pools = [shared_pools(s.rooms) for s in problem.shelters]
     caps = capacity_columns(problem, types, pools)
     has_room = (caps["total"] > 0) | (caps["shared_F"] > 0) | (caps["shared_M"] > 0)
@@ -182,6 +202,9 @@ def _prepare(problem: Problem, max_candidates: int) -> _Prepared:
     combo_cache: dict[tuple[object, ...], list[tuple[tuple[int, ...], int]]] = {}
     max_rooms = problem.settings.max_rooms_per_household
     sig_cache: dict[int, tuple[object, ...]] = {}
+    bounded_keys: set[tuple[object, ...]] = set()
+    bounded_pairs = 0
+    unlisted_fit: set[int] = set()
     for i, j, km in zip(
         pairs.household.tolist(), pairs.shelter.tolist(), pairs.km.tolist(), strict=True
     ):
@@ -201,11 +224,18 @@ def _prepare(problem: Problem, max_candidates: int) -> _Prepared:
             smallest = min_wc_bed[j] if h.needs.wheelchair else min_bed[j]
             combos = [(ANY_ROOM, smallest - 1)] if usable else []
         elif combos is None:
-            combos = [
-                (c, combo_wasted(p, ts, c))
-                for c in minimal_combos(p, ts, max_rooms, h.needs.wheelchair)
-            ]
+            found, complete = bounded_minimal_combos(
+                p, ts, max_rooms, h.needs.wheelchair, MAX_COMBO_STEPS
+            )
+            ranked = sorted((combo_wasted(p, ts, c), len(c), c) for c in found)
+            combos = [(c, w) for w, _, c in ranked[:MAX_COMBOS_PER_PAIR]]
+            if not complete or len(ranked) > MAX_COMBOS_PER_PAIR:
+                bounded_keys.add(key)
             combo_cache[key] = combos
+        if key in bounded_keys:
+            bounded_pairs += 1
+            if not combos:
+                unlisted_fit.add(i)  # may fit here: U_t must still count it
         if p.shared_ok:
             pool = pools[j].get(p.single_adult_sex or "")
             if pool is not None and (pool.wheelchair_beds if h.needs.wheelchair else pool.beds):
@@ -246,6 +276,8 @@ def _prepare(problem: Problem, max_candidates: int) -> _Prepared:
         bed_rooms,
         bed_wc_rooms,
         all_pairs,
+        bounded_pairs,
+        frozenset(unlisted_fit),
     )
 
 
@@ -681,7 +713,7 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
     capacity = sum(t.count * (t.beds + t.cribs) for ts in prep.types for t in ts) + sum(
         p.beds for ps in prep.pools for p in ps.values()
     )
-    placeable = [bool(vs) for vs in prep.by_household]
+    placeable = [bool(vs) or i in prep.unlisted_fit for i, vs in enumerate(prep.by_household)]
     ub = {
         t: min(
             capacity,
@@ -916,12 +948,13 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
     # problem, but it still guides the search: its supports and its value, where the
     # search on the pruned model may stop (measured at region size: the engine placed 4 %
     # fewer people of tier 3 than this LP before it guided the search).
-    lp_valid = not prep.truncated
+    lp_valid = not prep.restricted
     # A pruned model's LP still gives a valid bound through its duals priced over every
     # pair (``lagrange.py``), as long as listing the pairs stays cheap (region: 9M cells,
     # ~1 s; national: 250M, not attempted).
     cells = len(hs) * len(problem.shelters)
-    lagrange_ok = cells <= LAGRANGE_MAX_CELLS
+    # (Not when room sets were bounded: the kept pairs would be priced as if complete.)
+    lagrange_ok = cells <= LAGRANGE_MAX_CELLS and not prep.combo_bounded_pairs
     if (
         n
         and n <= LP_MAX_CANDIDATES
@@ -1066,10 +1099,10 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
             level1 = [weights[tier_of[v]] * people[v] for v in range(n)]
             status = run(level1, True, 0.6, 0.55, "people")
             got = tier_values(current)
-            if status == cp_model.OPTIMAL and not prep.truncated:
+            if status == cp_model.OPTIMAL and not prep.restricted:
                 proven = dict.fromkeys(PRIORITIES, True)
                 bound_people = dict(got)
-            elif status == cp_model.FEASIBLE and not prep.truncated:
+            elif status == cp_model.FEASIBLE and not prep.restricted:
                 bound_people = _split_bound(int(solver.best_objective_bound), weights, ub, got)
             for t in PRIORITIES:
                 keep_at_least(tier_coeffs[t], got[t])
@@ -1127,12 +1160,12 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
                         below_tier=t,
                     )
                 got_t = tier_values(current)[t]
-                ok = (status == cp_model.OPTIMAL and not prep.truncated) or got_t >= cap
+                ok = (status == cp_model.OPTIMAL and not prep.restricted) or got_t >= cap
                 proven[t] = above and ok
                 if proven[t]:
                     bound_people[t] = got_t
                 elif above:
-                    if status == cp_model.FEASIBLE and not prep.truncated:
+                    if status == cp_model.FEASIBLE and not prep.restricted:
                         bound_people[t] = min(cap, int(solver.best_objective_bound))
                     else:
                         bound_people[t] = cap if b is not None else bound_people[t]
@@ -1188,15 +1221,47 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
                 coeffs if maximize else [-k for k in coeffs], value if maximize else -value
             )
 
+        def settle(km_c: list[int], fit_c: list[int]) -> int | None:
+            """Levels 3-4 on the placed set fixed by levels 1-2 (``fixedset``)."""
+            nonlocal current
+            chosen = to_chosen(current)
+            placed = [i for i in range(len(hs)) if chosen[i] >= 0]
+            data = FixedSetInput(
+                placed=[prep.by_household[i] for i in placed],
+                current=[chosen[i] for i in placed],
+                rows=[FixedRow(r.vars, r.coeffs, r.ub) for r in rows if r.key != ("household",)],
+                km=km_c,
+                fit=fit_c,
+            )
+            rounder = cp_model.CpSolver()
+            started = time.perf_counter()
+            ok = budget.params(rounder, 1.0, DET_LATER_LEVEL, seed, workers, 0.02)
+            rounder.parameters.cp_model_probing_level = 0
+            res = settle_fixed_set(data, budget.deadline, rounder if ok else None)
+            for i, v in zip(placed, res.chosen, strict=True):
+                chosen[i] = v
+            current = to_values(chosen)
+            km_now = sum(km_c[v] for v in range(n) if current[v])
+            stages_run.append(
+                f"km-fixed-set-{res.how}:{'optimal' if res.km_optimal else 'feasible'}:{km_now}"
+                f":{time.perf_counter() - started:.1f}s@{time.perf_counter() - t0:.1f}s"
+            )
+            return res.km_lower_bound
+
         if any(waits):
-            later(fair_coeffs, True, 0.34, "fairness")
-        later(km_coeffs, False, 0.5, "km")
-        later(fit_coeffs, False, 1.0, "fit")
+            later(fair_coeffs, True, 0.5, "fairness")
+        km_bound = settle(km_coeffs, fit_coeffs)
     else:
         level1_optimal = True
         bound_people = dict.fromkeys(PRIORITIES, 0)
         lp = None
+        km_bound = 0
 
+    bounded: dict[str, int] = {}
+    if prep.combo_bounded_pairs:
+        bounded["room_sets_pairs"] = prep.combo_bounded_pairs
+    if prep.truncated:
+        bounded["shelters_per_household"] = 1  # see ``pruned``
     plan = _build_plan(problem, prep, current if found else [0] * n, t0)
     got = {int(k): v for k, v in plan.objective.people_placed_by_priority.items()}
     if level1_optimal:
@@ -1213,6 +1278,8 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
         deterministic=st.deterministic,
         deterministic_cut_by_wall_clock=st.deterministic and budget.cut_by_wall,
         lp_bound=lp is not None and (lp_valid or lagrange_ok),
+        km_lower_bound=None if km_bound is None else round(km_bound / KM_SCALE, 2),
+        bounded=bounded,
     )
     return plan
 
