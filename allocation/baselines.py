@@ -105,7 +105,8 @@ class _Capacity:
         ok = (self.top_beds[w, shelters] >= p.needs_bed) & (self.top_total[w, shelters] >= p.size)
         if p.single_adult_sex is not None:
             ok |= self.shared[p.single_adult_sex][w, shelters] > 0
-        return ok
+        out: np.ndarray = ok
+        return out
 
     def take(self, j: int, ids: list[str]) -> None:
         for rid in ids:
@@ -190,7 +191,7 @@ def _build_plan(
             bound[p] = max(placed_p, min(lex_bound[p], trivial))
             above = bound[p] > placed_p or lex_bound[p] > trivial
     return Plan(
-        status=status,  # type: ignore[arg-type]
+        status=status,
         assignments=assignments,
         unplaced=unplaced,
         objective=Objective(
@@ -405,9 +406,9 @@ def naive_cpsat(
     for vs in by_h.values():  # rule 1: one shelter at most
         m.add_at_most_one(v for _, v in vs)
     rooms_by_id = {r.id: r for s in shelters for r in s.rooms}
-    for rid, vs in in_room.items():  # a private room holds one household; a dorm its beds
+    for rid, room_vars in in_room.items():  # a private room holds one household; a dorm its beds
         room = rooms_by_id[rid]
-        m.add(sum(vs) <= (room.beds if room.shared else 1))
+        m.add(sum(room_vars) <= (room.beds if room.shared else 1))
 
     for (a, b), km in keep_apart_pairs(problem).items():  # rule 8, pair by pair of shelters
         for ja, va in by_h.get(a, ()):

@@ -152,13 +152,13 @@ def check(problem: Problem, plan: Plan) -> list[str]:
             errs.append(f"shared room {rid} gets {k} people for {beds} free beds (rule 3)")
 
     for (i, j), km in keep_apart_pairs(problem).items():
-        a, b = problem.households[i], problem.households[j]
-        sa, sb = placed_in.get(a.id), placed_in.get(b.id)
+        ha, hb = problem.households[i], problem.households[j]
+        sa, sb = placed_in.get(ha.id), placed_in.get(hb.id)
         if sa is None or sb is None:
             continue
         if sa.id == sb.id:
             errs.append(
-                f"households {a.id} and {b.id} must be kept apart but share {sa.id} (rule 8)"
+                f"households {ha.id} and {hb.id} must be kept apart but share {sa.id} (rule 8)"
             )
             continue
         if not keep_apart_ok(sa, sb, km):
@@ -166,7 +166,7 @@ def check(problem: Problem, plan: Plan) -> list[str]:
             margins = sa.margin_km + sb.margin_km
             within = f" (± {margins:.1f} km position margin)" if margins else ""
             errs.append(
-                f"households {a.id} and {b.id} must be {km:g} km apart but {sa.id} and {sb.id} "
+                f"households {ha.id} and {hb.id} must be {km:g} km apart but {sa.id} and {sb.id} "
                 f"are {d:.1f} km apart{within} (rule 8)"
             )
 

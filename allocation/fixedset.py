@@ -101,15 +101,21 @@ def _lp(data: FixedSetInput, deadline: float) -> tuple[dict[int, float], float] 
             return None
         matrix = sp.csr_matrix((coef, (r_idx, c_idx)), shape=(len(lb), len(cands)))
         model = mbh.ModelBuilderHelper()
+        # (OR-Tools' stub spells the arrays' type wrongly: ndarray[float64, ...].)
         model.fill_model_from_sparse_data(
-            np.zeros(len(cands)), np.ones(len(cands)), objective, np.array(lb), np.array(ub), matrix
+            np.zeros(len(cands)),  # type: ignore[arg-type]
+            np.ones(len(cands)),  # type: ignore[arg-type]
+            objective,  # type: ignore[arg-type]
+            np.array(lb),  # type: ignore[arg-type]
+            np.array(ub),  # type: ignore[arg-type]
+            matrix,
         )
         glop = mbh.ModelSolverHelper("glop")
         glop.set_time_limit_in_seconds(left)
         glop.solve(model)
         if glop.status() != mbh.SolveStatus.OPTIMAL:
             return None
-        values = glop.variable_values()
+        values = np.asarray(glop.variable_values(), dtype=np.float64)
         if km_value is None:
             km_value = float(km @ values)
     assert km_value is not None

@@ -419,7 +419,7 @@ def _waiting_since(rng: random.Random, priority: int) -> str:
 
 
 def _household(
-    rng: random.Random, geo: _Geo, hid: str, kind: str, near_city: list[list[int]]
+    rng: random.Random, geo: _Geo, hid: str, kind: str, near_city: list[list[str]]
 ) -> dict[str, Any]:
     dv = kind.startswith("dv_")
     members = _members(rng, "woman" if kind == "dv_woman" else kind)

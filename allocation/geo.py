@@ -41,7 +41,8 @@ def haversine_matrix(
     ob = np.radians(np.asarray(lon_b, dtype=np.float64))[None, :]
     a = np.sin((lb - la) / 2) ** 2 + np.cos(la) * np.cos(lb) * np.sin((ob - oa) / 2) ** 2
     np.clip(a, 0.0, 1.0, out=a)
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(a))
+    km: npt.NDArray[np.float64] = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(a))
+    return km
 
 
 def haversine_pairs(
@@ -54,7 +55,8 @@ def haversine_pairs(
     ob = np.radians(np.asarray(lon_b, dtype=np.float64))
     a = np.sin((lb - la) / 2) ** 2 + np.cos(la) * np.cos(lb) * np.sin((ob - oa) / 2) ** 2
     np.clip(a, 0.0, 1.0, out=a)
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(a))
+    km: npt.NDArray[np.float64] = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(a))
+    return km
 
 
 def haversine_a_matrix(
@@ -77,7 +79,8 @@ def haversine_a_matrix(
     a = 1.0 - cos_dlat
     a += np.outer(cla, clb) * (1.0 - cos_dlon)
     a *= 0.5
-    return a
+    out: npt.NDArray[np.float64] = a
+    return out
 
 
 def km_to_a(km: npt.ArrayLike) -> FloatArray:

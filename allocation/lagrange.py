@@ -121,10 +121,10 @@ def lagrangian_bound(
         has_any = np.asarray(bed_rooms) > 0
         has_any_wc = np.asarray(bed_wc_rooms) > 0
         pool_beds = {
-            g: np.array([ps_.get(g).beds if g in ps_ else 0 for ps_ in pools]) for g in ("F", "M")
+            g: np.array([ps_[g].beds if g in ps_ else 0 for ps_ in pools]) for g in ("F", "M")
         }
         pool_wc_beds = {
-            g: np.array([ps_.get(g).wheelchair_beds if g in ps_ else 0 for ps_ in pools])
+            g: np.array([ps_[g].wheelchair_beds if g in ps_ else 0 for ps_ in pools])
             for g in ("F", "M")
         }
         w = wc[ph]

@@ -16,7 +16,7 @@ import random
 import time
 from collections.abc import Sequence
 
-from ortools.linear_solver import pywraplp
+from ortools.linear_solver import pywraplp  # type: ignore[attr-defined]  # SWIG, no types
 
 #: GLOP's objective is a float: tolerate this much before flooring (people are integers and
 #: far below 1e5, so a relative 1e-9 error stays well under it).
@@ -93,7 +93,7 @@ class TierLP:
             return None
         self._solved = True
         self._face = (t, obj.Value())
-        return math.floor(obj.Value() + FLOOR_TOL)
+        return math.floor(float(obj.Value()) + FLOOR_TOL)
 
     def optimal_supports(
         self,

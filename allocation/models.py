@@ -8,7 +8,7 @@ dropped would put a victim in danger.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -19,8 +19,8 @@ from pydantic import (
     model_validator,
 )
 
-PROBLEM_FORMAT = "shelter-allocation/1"
-PLAN_FORMAT = "shelter-allocation-plan/1"
+PROBLEM_FORMAT: Final = "shelter-allocation/1"
+PLAN_FORMAT: Final = "shelter-allocation-plan/1"
 ADULT_AGE = 18
 PRIORITIES = (4, 3, 2, 1)
 
@@ -213,10 +213,38 @@ class Bound(BaseModel):
     people_placed_by_priority: dict[str, int]
 
 
+class StageRecord(BaseModel):
+    """One search stage of ``solve``, in the order run (``docs/engine.md``, Stages)."""
+
+    name: str  # e.g. "people1-lp-1-vertices+5-nearest", "fairness-sub", "km-fixed-set"
+    #: CP-SAT's status, lower case ("optimal", "feasible", "unknown", ...), or how the
+    #: stage ended without a search ("at_lp_bound", "at_upper_bound", "lp-integral", ...).
+    status: str
+    value: int | None = None  # the plan's value on the stage's objective after it
+    wall_s: float  # wall seconds the stage used
+    allowed_s: float | None = None  # wall seconds it was allowed (None: no CP-SAT limit)
+    at_s: float  # seconds since ``solve`` started, at its end
+
+
 class Stats(BaseModel):
+    """How the plan was found. Baselines (benchmarks) add their own fields (extra)."""
+
     model_config = ConfigDict(extra="allow")
     wall_s: float
     solver: str
+    candidates: int = 0  # Booleans of the model (household × shelter × room set)
+    pruned: bool = False  # only each household's nearest shelters were modelled
+    stages: list[StageRecord] = Field(default_factory=list)
+    deterministic: bool = False
+    #: Deterministic mode only: the wall clock, not the work budget, stopped a stage, so a
+    #: replay on a less loaded machine may give another plan.
+    deterministic_cut_by_wall_clock: bool = False
+    lp_bound: bool = False  # an LP-based bound (direct or Lagrangian) was available
+    #: Least total km (0.01 km steps) of any plan placing exactly this plan's households.
+    km_lower_bound: float | None = None
+    #: What was bounded to keep the model's size in check, and how often (empty: nothing;
+    #: "room_sets_pairs": pairs whose room sets were cut, "shelters_per_household": pruned).
+    bounded: dict[str, int] = Field(default_factory=dict)
 
 
 class Plan(BaseModel):

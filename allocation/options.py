@@ -186,7 +186,9 @@ def _no_eligible(
     within = f" within {h.max_km:g} km" if h.max_km is not None else ""
     head = f"no shelter takes {_who(h, p)}{within} (of {n}): " + ", ".join(parts)
     # Nearest near miss: the shelter failing the fewest rules, nearest first.
-    n_fail = sum(fails[c].astype(np.int64) for c in ELIGIBILITY_RULES)
+    n_fail = np.zeros(len(km), dtype=np.int64)
+    for rule in ELIGIBILITY_RULES:
+        n_fail += fails[rule]
     j = int(np.lexsort((km, n_fail))[0])
     codes = [c for c in ELIGIBILITY_RULES if fails[c][j]]
     return (

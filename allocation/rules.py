@@ -202,7 +202,10 @@ class ShelterTable:
 
 def household_km(table: ShelterTable, h: Household) -> npt.NDArray[np.float64]:
     """Distance in km from ``h``'s origin to every shelter of ``table``."""
-    return haversine_matrix([h.origin.lat], [h.origin.lon], table.lat, table.lon)[0]
+    km: npt.NDArray[np.float64] = haversine_matrix(
+        [h.origin.lat], [h.origin.lon], table.lat, table.lon
+    )[0]
+    return km
 
 
 def household_failures(
@@ -306,7 +309,7 @@ def eligible_pairs(
     max_a = np.where(np.isinf(max_km), np.inf, km_to_a(np.where(np.isinf(max_km), 0, max_km)))
     max_a = np.where(np.isinf(max_a), np.inf, max_a * (1 + 1e-9) + 1e-15)
     # Rule 4 depends on a household only through a few flags: one shelter mask per class.
-    classes: dict[tuple[object, ...], int] = {}
+    classes: dict[tuple[bool, bool, bool, int, bool, bool, bool, bool], int] = {}
     cls = np.empty(len(hs), dtype=np.int64)
     for i, (h, p) in enumerate(zip(hs, profs, strict=True)):
         key = (
@@ -321,16 +324,16 @@ def eligible_pairs(
         )
         cls[i] = classes.setdefault(key, len(classes))
     class_mask = np.ones((len(classes), n_s), dtype=bool)
-    for key, k in classes.items():
-        w, m, c, boy, dv, sec, pets, wc = key
+    for flags, k in classes.items():
+        w, m, kids, boy, dv, sec, pets, wc = flags
         row = class_mask[k]
         if w:
             row &= table.women
         if m:
             row &= table.men
-        if c:
+        if kids:
             row &= table.children
-        if int(boy) >= 0:  # type: ignore[call-overload]
+        if boy >= 0:
             row &= table.max_boy_age >= boy
         if dv:
             row &= table.dv_specialised

@@ -39,6 +39,7 @@ from .models import (
     Objective,
     Plan,
     Problem,
+    StageRecord,
     Stats,
     Unplaced,
 )
@@ -246,12 +247,12 @@ def _prepare(problem: Problem, max_candidates: int) -> _Prepared:
                 cands.wasted.append(0)
                 cands.km.append(km)
                 cands.lang_miss.append(miss)
-        for c, w in combos:
+        for c, waste in combos:
             by_household[i].append(len(cands))
             cands.h.append(i)
             cands.s.append(j)
             cands.combo.append(c)
-            cands.wasted.append(w)
+            cands.wasted.append(waste)
             cands.km.append(km)
             cands.lang_miss.append(miss)
     full_pairs: list[EligiblePairs] = [pairs] if not truncated else []
@@ -528,7 +529,7 @@ class _Budget:
         prm.max_time_in_seconds = max(0.01, left * share)
         return True
 
-    def after(self, solver: cp_model.CpSolver, status: int) -> None:
+    def after(self, solver: cp_model.CpSolver, status: cp_model.CpSolverStatus) -> None:
         """Deterministic mode: note whether the wall clock, not the work budget, stopped it."""
         if (
             self.deterministic
@@ -758,7 +759,7 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
     current = to_values(_greedy(problem, prep, ka))
 
     def hint(values: list[int]) -> None:
-        model.clear_hints()
+        model.clear_hints()  # type: ignore[no-untyped-call]
         for v in range(n):
             model.add_hint(x[v], values[v])
 
@@ -767,7 +768,7 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
     found = True  # the greedy plan is always valid
     level1_optimal = False
     bound_people: dict[int, int] = dict(ub)
-    stages_run: list[str] = []
+    stages_run: list[StageRecord] = []
 
     def tier_values(values: list[int]) -> dict[int, int]:
         out = dict.fromkeys(PRIORITIES, 0)
@@ -776,13 +777,19 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
                 out[tier_of[v]] += people[v]
         return out
 
-    def note_stage(name: str, cp: cp_model.CpSolver, status: int, coeffs: list[int]) -> None:
-        """``stats.stages``: name:CP-SAT status:the plan's value after it:wall used/allowed@
-        seconds since the start."""
-        value = sum(coeffs[v] for v in range(n) if current[v])
+    def note_stage(
+        name: str, cp: cp_model.CpSolver, status: cp_model.CpSolverStatus, coeffs: list[int]
+    ) -> None:
+        """One ``stats.stages`` record: the plan's value on ``coeffs`` after the stage."""
         stages_run.append(
-            f"{name}:{cp.status_name(status).lower()}:{value}:{cp.wall_time:.1f}s"
-            f"/{cp.parameters.max_time_in_seconds:.1f}s@{time.perf_counter() - t0:.1f}s"
+            StageRecord(
+                name=name,
+                status=cp.status_name(status).lower(),
+                value=sum(coeffs[v] for v in range(n) if current[v]),
+                wall_s=round(cp.wall_time, 3),
+                allowed_s=round(cp.parameters.max_time_in_seconds, 3),
+                at_s=round(time.perf_counter() - t0, 3),
+            )
         )
 
     def run(
@@ -792,7 +799,7 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
         det_share: float,
         name: str,
         below_tier: int | None = None,
-    ) -> int | None:
+    ) -> cp_model.CpSolverStatus | None:
         """Optimise Σ coeffs·x; keep CP-SAT's plan if it is no worse than `current` on it.
 
         ``below_tier``: candidates of lower tiers are fixed to 0 for this stage only. That
@@ -1097,7 +1104,7 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
         top = sum(weights[t] * ub[t] for t in PRIORITIES)
         if top <= MAX_TIER_WEIGHT:
             level1 = [weights[tier_of[v]] * people[v] for v in range(n)]
-            status = run(level1, True, 0.6, 0.55, "people")
+            status: cp_model.CpSolverStatus | None = run(level1, True, 0.6, 0.55, "people")
             got = tier_values(current)
             if status == cp_model.OPTIMAL and not prep.restricted:
                 proven = dict.fromkeys(PRIORITIES, True)
@@ -1116,7 +1123,6 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
             later_reserve = LATER_LEVELS_SHARE * st.time_limit_s if lp is not None else 0.0
             budget.deadline -= later_reserve
             for t in tiers:
-                status: int | None
                 got = tier_values(current)
                 above = all(proven.get(u, False) for u in PRIORITIES if u > t)
                 # The stage's model pins every tier above at ≥ its value, like this LP.
@@ -1134,7 +1140,15 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
                 if got[t] >= cap:
                     # Every person of this tier who fits alone, or the LP bound: nothing to do.
                     status = cp_model.OPTIMAL
-                    stages_run.append(f"people{t}:at_{'upper' if b is None else 'lp'}_bound")
+                    stages_run.append(
+                        StageRecord(
+                            name=f"people{t}",
+                            status=f"at_{'upper' if b is None else 'lp'}_bound",
+                            value=got[t],
+                            wall_s=0.0,
+                            at_s=round(time.perf_counter() - t0, 3),
+                        )
+                    )
                 elif lp is not None and reach_lp_bound(t, target, t == tiers[-1]):
                     # At the LP bound: optimal for the model (for the problem if not pruned).
                     status = cp_model.OPTIMAL
@@ -1243,8 +1257,13 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
             current = to_values(chosen)
             km_now = sum(km_c[v] for v in range(n) if current[v])
             stages_run.append(
-                f"km-fixed-set-{res.how}:{'optimal' if res.km_optimal else 'feasible'}:{km_now}"
-                f":{time.perf_counter() - started:.1f}s@{time.perf_counter() - t0:.1f}s"
+                StageRecord(
+                    name="km-fixed-set",
+                    status=res.how,
+                    value=km_now,
+                    wall_s=round(time.perf_counter() - started, 3),
+                    at_s=round(time.perf_counter() - t0, 3),
+                )
             )
             return res.km_lower_bound
 
@@ -1401,15 +1420,17 @@ def _build_plan(problem: Problem, prep: _Prepared, values: list[int], t0: float)
                 )
             )
         else:
-            a = analyse(problem, h, table, max_options=1, caps=prep.caps)
-            if a.code is not None:
-                unplaced.append(Unplaced(household=h.id, code=a.code, detail=a.detail))
+            alone_fit = analyse(problem, h, table, max_options=1, caps=prep.caps)
+            if alone_fit.code is not None:
+                unplaced.append(
+                    Unplaced(household=h.id, code=alone_fit.code, detail=alone_fit.detail)
+                )
             else:  # fits only a shelter the pruning dropped
                 unplaced.append(
                     Unplaced(
                         household=h.id,
                         code="capacity_taken",
-                        detail=_capacity_detail(problem, i, a.detail, chosen, partners),
+                        detail=_capacity_detail(problem, i, alone_fit.detail, chosen, partners),
                     )
                 )
     return Plan(

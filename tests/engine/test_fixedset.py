@@ -92,4 +92,4 @@ def test_plan_km_is_the_least_for_its_placed_households(seed: int) -> None:
     # Plan km are rounded to 0.1 km per household.
     assert plan.objective.total_km <= least + 0.05 * len(placed) + 1e-9
     # The reported lower bound is one (up to the model's 0.01 km rounding per household).
-    assert plan.stats.model_extra["km_lower_bound"] <= least + 0.005 * len(placed) + 1e-9
+    assert plan.stats.km_lower_bound <= least + 0.005 * len(placed) + 1e-9

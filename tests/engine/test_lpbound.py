@@ -77,7 +77,7 @@ def test_pruned_problem_certified_by_its_bound_is_optimal(monkeypatch: pytest.Mo
     prob = problem(shelters, hs)
     plan = solve(prob)
     assert check(prob, plan) == []
-    assert plan.stats.model_extra is not None and plan.stats.model_extra["pruned"] is True
+    assert plan.stats.pruned is True
     assert plan.status == "optimal"
     assert plan.bound.people_placed_by_priority == plan.objective.people_placed_by_priority
     assert len(plan.assignments) == 6
@@ -93,7 +93,7 @@ def test_deterministic_mode_respects_the_wall_clock() -> None:
     # Generous margin (CI machine, plan building): the cap is the point, not the speed.
     assert wall < 3 + 2.0
     assert check(prob, plan) == []
-    assert isinstance(plan.stats.model_extra["deterministic_cut_by_wall_clock"], bool)
+    assert isinstance(plan.stats.deterministic_cut_by_wall_clock, bool)
 
 
 def test_other_optimal_lp_solutions_include_the_nearest_one() -> None:
@@ -124,7 +124,7 @@ def test_departement_top_tiers_proven_within_the_limit() -> None:
     bound = plan.bound.people_placed_by_priority
     assert placed["4"] == bound["4"] and placed["3"] == bound["3"]
     # The LP bound, not the weak "everyone who fits alone" one.
-    assert plan.stats.model_extra["lp_bound"] is True
+    assert plan.stats.lp_bound is True
 
 
 @pytest.mark.slow

@@ -55,7 +55,7 @@ def test_rooms_differing_only_by_cribs_merge_into_few_types() -> None:
     assert check(prob, plan) == []
     assert plan.stats.candidates < 100
     assert plan.stats.wall_s <= prob.settings.time_limit_s + 0.5
-    assert plan.stats.model_extra.get("bounded", {}) == {}  # lossless: nothing bounded
+    assert plan.stats.bounded == {}  # lossless: nothing bounded
     assert plan.status == "optimal"
 
 
@@ -68,6 +68,6 @@ def test_room_set_explosion_is_bounded_and_reported() -> None:
     plan = solve(prob)
     assert check(prob, plan) == []
     assert plan.stats.wall_s <= prob.settings.time_limit_s + 0.5
-    assert plan.stats.model_extra["bounded"]["room_sets_pairs"] >= 1
+    assert plan.stats.bounded["room_sets_pairs"] >= 1
     # Everyone fits in 100 rooms: the plan still places them all.
     assert not plan.unplaced
