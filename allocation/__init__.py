@@ -28,9 +28,11 @@ from .models import (
     describe_validation_error,
 )
 from .options import HouseholdOptions, ShelterOption, household_options
+from .params import DEFAULT_PARAMS, SearchParams
 from .solver import solve
 
 __all__ = [
+    "DEFAULT_PARAMS",
     "PLAN_FORMAT",
     "PRIORITIES",
     "PROBLEM_FORMAT",
@@ -47,6 +49,7 @@ __all__ = [
     "Point",
     "Problem",
     "Room",
+    "SearchParams",
     "Settings",
     "Shelter",
     "ShelterOption",

@@ -44,6 +44,7 @@ from .models import (
     Unplaced,
 )
 from .options import analyse
+from .params import DEFAULT_PARAMS, SearchParams
 from .rules import (
     EligiblePairs,
     Profile,
@@ -63,24 +64,6 @@ from .rules import (
     wasted_beds,
 )
 
-#: Above this many candidates the model keeps only the nearest shelters per household.
-MAX_CANDIDATES = int(os.environ.get("ABRI_MAX_CANDIDATES", "100000"))
-#: The LP bound is built on the full candidate set only up to this many candidates (GLOP:
-#: measured ~0.7 s to build and ~0.1 s per tier at 57k candidates).
-LP_MAX_CANDIDATES = 400_000
-#: Room sets of one household at one shelter: at most this many partial sets are tried
-#: (the count grows like room types^max_rooms) and the best ``MAX_COMBOS_PER_PAIR`` (fewest
-#: wasted beds, then fewest rooms) kept. Generated nights never reach either (a few room
-#: types per shelter); a shelter of 100 distinct rooms with max_rooms 4 would make ~10^6.
-#: ``stats.bounded`` counts the pairs where it applied (the model is then a restriction).
-MAX_COMBO_STEPS = 2_000
-MAX_COMBOS_PER_PAIR = 64
-#: Fewest shelters kept per household when pruning.
-MIN_NEAREST = 4
-#: Tier weights above this switch stage 1 to one CP-SAT stage per priority tier: big
-#: weights make CP-SAT's LP struggle (measured on 600 households: no bound after 35 s with
-#: weights, tiers 4 and 3 proven in < 1 s each one stage per tier).
-MAX_TIER_WEIGHT = 2**16
 #: Fairness: waiting minutes are capped (a month) to keep coefficients small.
 MAX_WAIT_MIN = 43_200
 #: km in the model are integer decametres (0.01 km).
@@ -139,7 +122,7 @@ class _Prepared:
         return n, sum(1 for t in combo if ts[t].beds > 0 and ts[t].wheelchair)
 
 
-def _prepare(problem: Problem, max_candidates: int) -> _Prepared:
+def _prepare(problem: Problem, prm: SearchParams = DEFAULT_PARAMS) -> _Prepared:
     hs = problem.households
     n_h = len(hs)
     table = ShelterTable.from_problem(problem)
@@ -179,14 +162,14 @@ def _prepare(problem: Problem, max_candidates: int) -> _Prepared:
     # is then restricted: its bound is not reported as a level-1 bound).
     n_s = int(has_room.sum())
     nearest: int | None = None
-    max_pairs = max_candidates // 2
+    max_pairs = prm.max_candidates // 2
     if n_h * max(n_s, 1) > 4 * max_pairs:
-        nearest = max(MIN_NEAREST, min(n_s, max_pairs // max(n_h, 1)))
+        nearest = max(prm.min_nearest, min(n_s, max_pairs // max(n_h, 1)))
     pairs = eligible_pairs(
         problem, table, extra_mask=has_room, nearest=nearest, pair_filter=pair_filter
     )
     if nearest is None and len(pairs.household) > max_pairs and n_h:
-        nearest = max(MIN_NEAREST, max_pairs // n_h)
+        nearest = max(prm.min_nearest, max_pairs // n_h)
         pairs = eligible_pairs(
             problem, table, extra_mask=has_room, nearest=nearest, pair_filter=pair_filter
         )
@@ -226,11 +209,11 @@ def _prepare(problem: Problem, max_candidates: int) -> _Prepared:
             combos = [(ANY_ROOM, smallest - 1)] if usable else []
         elif combos is None:
             found, complete = bounded_minimal_combos(
-                p, ts, max_rooms, h.needs.wheelchair, MAX_COMBO_STEPS
+                p, ts, max_rooms, h.needs.wheelchair, prm.max_combo_steps
             )
             ranked = sorted((combo_wasted(p, ts, c), len(c), c) for c in found)
-            combos = [(c, w) for w, _, c in ranked[:MAX_COMBOS_PER_PAIR]]
-            if not complete or len(ranked) > MAX_COMBOS_PER_PAIR:
+            combos = [(c, w) for w, _, c in ranked[: prm.max_combos_per_pair]]
+            if not complete or len(ranked) > prm.max_combos_per_pair:
                 bounded_keys.add(key)
             combo_cache[key] = combos
         if key in bounded_keys:
@@ -417,46 +400,6 @@ def _greedy(
     return chosen
 
 
-#: Share of the remaining time given to each people-per-tier stage (see its use).
-TIER_STAGE_SHARE = 0.85
-#: Share of the remaining time for the search on the union of several LP vertices
-#: (measured: reaches the LP bound in 0.4-1.2 s at département size when it can).
-SUPPORT_STAGE_SHARE = 0.4
-#: The first look, on one LP vertex, is short: when it works it works at once (measured
-#: 0.01-0.6 s at département size), and the extra vertices need the time otherwise.
-SUPPORT_FIRST_LOOK_SHARE = 0.1
-#: Share of the time limit kept for levels 2-4 when the LP guides level 1.
-LATER_LEVELS_SHARE = 0.15
-#: Level-1 sub-models: each household's nearest candidates added to the LP supports
-#: (measured at département size: 1 vertex + 5 nearest found as good a tier-1 plan as 4
-#: vertices, without the GLOP time of the 3 extra vertices).
-TIER_NEAREST = 5
-#: Largest level-1 sub-model solved MIP-like (one worker, full linear relaxation); above
-#: it the root LP alone may outlast the stage (measured at region size: no plan at all in
-#: 3 s on ~7k candidates, in 8 s on ~20k) and the default portfolio does better.
-MIP_LIKE_MAX = 8_000
-#: Levels 2-4 on a sub-model (LP available): each household's nearest candidates kept.
-LATER_LEVELS_NEAREST = 8
-#: ... and about this many nearest candidates in all.
-LATER_LEVELS_MAX = 20_000
-#: Most of the time left that the extra LP vertices of one tier may take.
-LP_VERTICES_SHARE = 0.3
-#: Deterministic mode: work budget (share of the total) of a tier's first look at one LP
-#: vertex, and of its search with the nearest candidates (twice that for the last tier).
-#: Measured at département size, one worker with linearization level 2: 0.1-0.2 units
-#: for one vertex; 0.2-1 (tier 2) and 0.8-1.7 (tier 1) for one vertex + 5 nearest.
-DET_FIRST_LOOK = 0.05
-DET_NEAREST_STEP = 0.3
-#: Deterministic mode: work budget of each of levels 2-4 on its sub-model.
-DET_LATER_LEVEL = 0.06
-#: Largest households × shelters for the Lagrangian bound of a pruned model.
-LAGRANGE_MAX_CELLS = 20_000_000
-#: Optimal LP solutions searched besides the first (see ``TierLP.optimal_supports``),
-#: per round, and rounds (each adds vertices to the union and searches it again).
-LP_EXTRA_VERTICES = 3
-LP_VERTEX_ROUNDS = 2
-
-
 class _StopAt(cp_model.CpSolverSolutionCallback):
     """Stop the search once a plan reaches a known upper bound (the LP's): it is optimal."""
 
@@ -506,27 +449,27 @@ class _Budget:
         """Set the stage's limits; False if less than ``min_s`` (default: the full model's
         presolve time, ``min_stage_s``) is left."""
         min_stage_s = self.min_stage_s if min_s is None else min_s
-        prm = solver.parameters
-        prm.random_seed = seed
-        prm.num_workers = workers
-        prm.log_search_progress = False
+        cps = solver.parameters
+        cps.random_seed = seed
+        cps.num_workers = workers
+        cps.log_search_progress = False
         left = self.left()
         if self.deterministic:
             # Deterministic time does not depend on machine load, and one worker makes the
             # search itself reproducible (interleaved parallel search measured 4x slower).
-            prm.num_workers = 1
-            prm.max_deterministic_time = max(0.05, self.det_total * det_share)
+            cps.num_workers = 1
+            cps.max_deterministic_time = max(0.05, self.det_total * det_share)
             # The time limit is a hard wall-clock cap in every mode (an operator cannot wait):
             # the work budget is calibrated to end well inside it; this cap is the safety net.
             if left <= min_stage_s:
                 self.cut_by_wall = True
                 return False
             self._wall_cap = max(0.01, left)
-            prm.max_time_in_seconds = self._wall_cap
+            cps.max_time_in_seconds = self._wall_cap
             return True
         if left <= min_stage_s:
             return False
-        prm.max_time_in_seconds = max(0.01, left * share)
+        cps.max_time_in_seconds = max(0.01, left * share)
         return True
 
     def after(self, solver: cp_model.CpSolver, status: cp_model.CpSolverStatus) -> None:
@@ -680,26 +623,35 @@ def _build_model(n: int, rows: list[_Row]) -> tuple[cp_model.CpModel, list[cp_mo
     return model, x
 
 
-def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
+def solve(
+    problem: Problem, *, num_workers: int | None = None, params: SearchParams | None = None
+) -> Plan:
     """Plan the night for ``problem`` within ``problem.settings.time_limit_s`` (all included).
 
     Pure and thread-safe; CPU-bound (run it in a worker thread from async code).
-    ``num_workers`` defaults to the machine's cores (at most 8).
+    ``num_workers`` defaults to the machine's cores (at most 8); ``params``: the tuning
+    constants (``allocation.params``; default ``DEFAULT_PARAMS``).
     """
+    prm = params or DEFAULT_PARAMS
     t0 = time.perf_counter()
     st = problem.settings
     workers = num_workers or max(1, min(8, os.cpu_count() or 1))
     # Keep a slice of the budget for building the plan and explaining the unplaced.
     # (measured: ~0.3 ms per household on a loaded 2-core machine, plus CP-SAT overrunning
     # its limit a little on big models).
-    margin = min(0.2 * st.time_limit_s, 0.05 + 0.0006 * len(problem.households))
+    margin = min(
+        prm.plan_margin_max_share * st.time_limit_s,
+        prm.plan_margin_base_s + prm.plan_margin_per_household_s * len(problem.households),
+    )
     # Deterministic budget in CP-SAT work units (single worker): measured 1–1.8 wall seconds
     # per unit at département size on this 2-core machine, plus ~1.5 s of model and LP
     # building: 40 % of the limit ends well inside it; the wall cap is the safety net.
-    budget = _Budget(st.deterministic, t0 + st.time_limit_s - margin, st.time_limit_s * 0.4)
+    budget = _Budget(
+        st.deterministic, t0 + st.time_limit_s - margin, st.time_limit_s * prm.det_budget_share
+    )
 
-    prep = _prepare(problem, MAX_CANDIDATES)
-    budget.min_stage_s = 0.02 + len(prep.cands) / 40_000
+    prep = _prepare(problem, prm)
+    budget.min_stage_s = 0.02 + len(prep.cands) / prm.presolve_rate
     hs = problem.households
     c = prep.cands
     n = len(c)
@@ -912,13 +864,14 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
             sub.add_hint(xs[i], current[v])
         sub_solver = cp_model.CpSolver()
         # A sub-model presolves in proportion to its size, like the full one.
-        if not budget.params(sub_solver, share, det_share, seed, workers, 0.02 + len(idx) / 40_000):
+        min_s = 0.02 + len(idx) / prm.presolve_rate
+        if not budget.params(sub_solver, share, det_share, seed, workers, min_s):
             return False
         sub_solver.parameters.cp_model_probing_level = 0
         # Most of a sub-model's presolve work went to this rewrite (measured: 0.8 of 0.9
         # deterministic units on the fairness sub-model, before any search).
         sub_solver.parameters.find_big_linear_overlap = False
-        if mip_like and len(idx) <= MIP_LIKE_MAX:
+        if mip_like and len(idx) <= prm.mip_like_max:
             # One worker with CP-SAT's full linear relaxation (cuts, LP-guided search)
             # solves these sub-models like a MIP: measured at département size,
             # tier 1 on one LP vertex + the 5 nearest candidates proven optimal for the
@@ -961,12 +914,12 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
     # ~1 s; national: 250M, not attempted).
     cells = len(hs) * len(problem.shelters)
     # (Not when room sets were bounded: the kept pairs would be priced as if complete.)
-    lagrange_ok = cells <= LAGRANGE_MAX_CELLS and not prep.combo_bounded_pairs
+    lagrange_ok = cells <= prm.lagrange_max_cells and not prep.combo_bounded_pairs
     if (
         n
-        and n <= LP_MAX_CANDIDATES
+        and n <= prm.lp_max_candidates
         # Measured ~80k candidates per second to build; keep it a small share of the budget.
-        and n / 80_000 < 0.2 * budget.left()
+        and n / prm.lp_build_rate < prm.lp_build_share * budget.left()
     ):
         lp = TierLP(
             n, [(r.vars, r.coeffs, r.ub) for r in rows if not r.keep_apart], people, tier_of
@@ -1035,14 +988,14 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
         """
         assert lp is not None
         support = set(lp.support())
-        k_near = TIER_NEAREST
+        k_near = prm.tier_nearest
         near_t = nearest(k_near, t)
         # The nearest candidates help only a sub-model small enough to solve MIP-like
         # (measured at region size: ~20k candidates, 15 s for 1 more person of tier 3).
-        near_ok = len(near_t | support) <= MIP_LIKE_MAX
+        near_ok = len(near_t | support) <= prm.mip_like_max
         # Deterministic mode: no extra vertices. GLOP's time is not counted in work units,
         # and whether a round fits could only be asked of the clock.
-        rounds = 0 if st.deterministic else LP_VERTEX_ROUNDS
+        rounds = 0 if st.deterministic else prm.lp_vertex_rounds
         vertices = 1
         gained = True  # whether the last step placed more people of tier t
         for step in range(2 + rounds):
@@ -1062,14 +1015,14 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
                 support |= lp.optimal_supports(
                     t,
                     c.km,
-                    LP_EXTRA_VERTICES,
+                    prm.lp_extra_vertices,
                     seed + step - 1,
                     budget.deadline
                     if st.deterministic
-                    else time.perf_counter() + LP_VERTICES_SHARE * budget.left(),
+                    else time.perf_counter() + prm.lp_vertices_share * budget.left(),
                     least_cost_first=step == 2,
                 )
-                vertices += LP_EXTRA_VERTICES
+                vertices += prm.lp_extra_vertices
                 if st.deterministic and lp.cut_short:
                     budget.cut_by_wall = True  # fewer vertices than a replay may get
             lp_seen.update(support)
@@ -1086,9 +1039,11 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
                 tier_coeffs[t],
                 True,
                 # The last tier leaves time to no other tier.
-                SUPPORT_FIRST_LOOK_SHARE if step == 0 else SUPPORT_STAGE_SHARE * (2 if last else 1),
+                prm.support_first_look_share
+                if step == 0
+                else prm.support_stage_share * (2 if last else 1),
                 # Deterministic work budget (shares of 40 % of the limit, in CP-SAT units).
-                DET_FIRST_LOOK if step == 0 else DET_NEAREST_STEP * (2 if last else 1),
+                prm.det_first_look if step == 0 else prm.det_nearest_step * (2 if last else 1),
                 name,
                 stop_at=cap,
                 mip_like=True,
@@ -1102,7 +1057,7 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
 
     if n:
         top = sum(weights[t] * ub[t] for t in PRIORITIES)
-        if top <= MAX_TIER_WEIGHT:
+        if top <= prm.max_tier_weight:
             level1 = [weights[tier_of[v]] * people[v] for v in range(n)]
             status: cp_model.CpSolverStatus | None = run(level1, True, 0.6, 0.55, "people")
             got = tier_values(current)
@@ -1120,7 +1075,7 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
             budget.deadline -= budget.lp_reserve_s
             # Levels 2-4 (fairness, km, fit) matter to the people placed too: when the LP
             # guides level 1, its stages leave them 15 % of the time.
-            later_reserve = LATER_LEVELS_SHARE * st.time_limit_s if lp is not None else 0.0
+            later_reserve = prm.later_levels_share * st.time_limit_s if lp is not None else 0.0
             budget.deadline -= later_reserve
             for t in tiers:
                 got = tier_values(current)
@@ -1168,7 +1123,7 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
                         # and a stage stops early once it reaches the LP bound (measured on
                         # generated départements: tier 3 proven in 3.4-5.7 s with 0.85 where an
                         # even split left it open and the lower stages found nothing better).
-                        TIER_STAGE_SHARE,
+                        prm.tier_stage_share,
                         0.55 / len(tiers),
                         f"people{t}",
                         below_tier=t,
@@ -1206,7 +1161,9 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
         if lp is not None:
             # Fewer per household on big problems: the sub-model must stay small enough to
             # presolve in a fraction of the time left (region size: 3 per household).
-            near = nearest(max(2, min(LATER_LEVELS_NEAREST, LATER_LEVELS_MAX // max(1, len(hs)))))
+            near = nearest(
+                max(2, min(prm.later_levels_nearest, prm.later_levels_max // max(1, len(hs))))
+            )
         keep = lp_seen | near
 
         def later(coeffs: list[int], maximize: bool, share: float, name: str) -> None:
@@ -1220,7 +1177,7 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
                     coeffs,
                     maximize,
                     share,
-                    DET_LATER_LEVEL,
+                    prm.det_later_level,
                     f"{name}-sub",
                     mip_like=st.deterministic,
                 )
@@ -1249,7 +1206,7 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
             )
             rounder = cp_model.CpSolver()
             started = time.perf_counter()
-            ok = budget.params(rounder, 1.0, DET_LATER_LEVEL, seed, workers, 0.02)
+            ok = budget.params(rounder, 1.0, prm.det_later_level, seed, workers, 0.02)
             rounder.parameters.cp_model_probing_level = 0
             res = settle_fixed_set(data, budget.deadline, rounder if ok else None)
             for i, v in zip(placed, res.chosen, strict=True):
@@ -1268,7 +1225,7 @@ def solve(problem: Problem, *, num_workers: int | None = None) -> Plan:
             return res.km_lower_bound
 
         if any(waits):
-            later(fair_coeffs, True, 0.5, "fairness")
+            later(fair_coeffs, True, prm.fairness_share, "fairness")
         km_bound = settle(km_coeffs, fit_coeffs)
     else:
         level1_optimal = True

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from allocation import check, solve
+from allocation import DEFAULT_PARAMS, check, solve
 from allocation import solver as solver_mod
 from allocation.generate import generate_problem
 from allocation.lpbound import TierLP
@@ -20,10 +21,11 @@ from .test_properties import brute_level1, problems
 
 
 def _model_lp(
-    prob: Problem, max_candidates: int = 10**9
+    prob: Problem, max_candidates: int = 10**9, min_nearest: int = DEFAULT_PARAMS.min_nearest
 ) -> tuple[solver_mod._Prepared, list[solver_mod._Row], TierLP]:
     """The engine's prepared candidates, rows and tier LP for ``prob``."""
-    prep = solver_mod._prepare(prob, max_candidates)
+    prm = replace(DEFAULT_PARAMS, max_candidates=max_candidates, min_nearest=min_nearest)
+    prep = solver_mod._prepare(prob, prm)
     rows = solver_mod._rows(prob, prep, keep_apart_pairs(prob))
     c = prep.cands
     people = [prep.profiles[c.h[v]].size for v in range(len(c))]
@@ -66,16 +68,15 @@ def test_lp_bound_is_exact_on_an_integral_problem() -> None:
     assert plan.bound.people_placed_by_priority == {"4": 1, "3": 2, "2": 0, "1": 0}
 
 
-def test_pruned_problem_certified_by_its_bound_is_optimal(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pruned_problem_certified_by_its_bound_is_optimal() -> None:
     # Plenty of room: everybody fits, so the bound (everyone who fits alone) certifies the
     # plan even though the model kept only the nearest shelters per household.
-    monkeypatch.setattr(solver_mod, "MAX_CANDIDATES", 8)
     shelters = [
         shelter(f"S{j}", km=j, rooms=[room(f"S{j}-R{k}", 4) for k in range(4)]) for j in range(8)
     ]
     hs = [household(f"H{i}", WOMAN, priority=1 + i % 4) for i in range(6)]
     prob = problem(shelters, hs)
-    plan = solve(prob)
+    plan = solve(prob, params=replace(DEFAULT_PARAMS, max_candidates=8))
     assert check(prob, plan) == []
     assert plan.stats.pruned is True
     assert plan.status == "optimal"
@@ -105,7 +106,7 @@ def test_other_optimal_lp_solutions_include_the_nearest_one() -> None:
         shelter("NEAR", km=1, rooms=[room("N1", 1)]),
     )
     prob = problem([far, near], [household("W", WOMAN, priority=4)])
-    prep = solver_mod._prepare(prob, 10**9)
+    prep = solver_mod._prepare(prob, replace(DEFAULT_PARAMS, max_candidates=10**9))
     lp = _lp(prob)
     assert lp.maximise_tier(4, {}) == 1
     found = lp.optimal_supports(4, prep.cands.km, 1, seed=0)
@@ -153,10 +154,7 @@ def test_bound_of_a_pruned_model_stays_valid(prob: Problem) -> None:
     # the model, and the reported bound comes from the Lagrangian pricing of every pair.
     # Whatever the plan, the bound at the first tier where it falls short of the true
     # lexicographic optimum must still be at least that optimum; "optimal" must be true.
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(solver_mod, "MAX_CANDIDATES", 2)
-        mp.setattr(solver_mod, "MIN_NEAREST", 1)
-        plan = solve(prob)
+    plan = solve(prob, params=replace(DEFAULT_PARAMS, max_candidates=2, min_nearest=1))
     assert check(prob, plan) == []
     best = dict(zip((4, 3, 2, 1), brute_level1(prob), strict=True))
     placed = {int(k): v for k, v in plan.objective.people_placed_by_priority.items()}
@@ -170,10 +168,10 @@ def test_bound_of_a_pruned_model_stays_valid(prob: Problem) -> None:
 
 
 def _lagrange(
-    prob: Problem, max_candidates: int, t: int, pins: dict[int, int]
+    prob: Problem, max_candidates: int, t: int, pins: dict[int, int], min_nearest: int = 4
 ) -> tuple[int, float]:
     """(floored LP of the possibly pruned model, Lagrangian bound over every pair)."""
-    prep, rows, lp = _model_lp(prob, max_candidates)
+    prep, rows, lp = _model_lp(prob, max_candidates, min_nearest)
     value = lp.maximise_tier(t, pins)
     assert value is not None
     bound = solver_mod._lagrangian_bound(prob, prep, rows, lp, pins, t)
@@ -190,15 +188,12 @@ def test_lagrangian_bound_equals_the_lp_on_an_unpruned_model() -> None:
     assert math.floor(bound4 + 1e-6) == value4
 
 
-def test_lagrangian_bound_counts_the_shelters_a_pruned_model_left_out(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_lagrangian_bound_counts_the_shelters_a_pruned_model_left_out() -> None:
     # Two women, two single rooms; the model keeps only the nearest shelter per household,
     # so its own LP says 1. Priced over every pair, the bound covers the true optimum, 2.
-    monkeypatch.setattr(solver_mod, "MIN_NEAREST", 1)
     near = shelter("NEAR", km=1, rooms=[room("N1", 1)])
     far = shelter("FAR", km=5, rooms=[room("F1", 1)])
     prob = problem([near, far], [household(f"W{i}", WOMAN, priority=4) for i in range(2)])
-    value, bound = _lagrange(prob, 2, 4, {})
+    value, bound = _lagrange(prob, 2, 4, {}, min_nearest=1)
     assert value == 1
     assert bound >= 2

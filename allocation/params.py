@@ -1,0 +1,96 @@
+"""The engine's tuning constants, in one place, each with what it is for.
+
+None changes which plans are valid; they decide how the time is spent and how big the
+model may grow. Measured values quoted are from the 2-core benchmark machine at
+département size (150 shelters, 600 households, ~57k candidates); see docs/engine.md.
+``solve(problem, params=...)`` takes another set (tests, benchmarks); the service uses
+``DEFAULT_PARAMS``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    # --- model size --------------------------------------------------------------------
+    #: Above this many candidates each household keeps only its nearest shelters (the model
+    #: is then a restriction; env ABRI_MAX_CANDIDATES).
+    max_candidates: int = 100_000
+    #: Fewest shelters kept per household when pruning.
+    min_nearest: int = 4
+    #: Room sets of one household class at one shelter: partial sets tried at most, and best
+    #: sets kept (fewest wasted beds, then fewest rooms). Generated nights never reach them.
+    max_combo_steps: int = 2_000
+    max_combos_per_pair: int = 64
+    #: The LP is built on the full candidate set only up to this many candidates.
+    lp_max_candidates: int = 400_000
+    #: LP build speed used to decide whether it fits (candidates per second, measured).
+    lp_build_rate: float = 80_000.0
+    #: ... in at most this share of the time left.
+    lp_build_share: float = 0.2
+    #: Largest households × shelters priced for the Lagrangian bound of a pruned model.
+    lagrange_max_cells: int = 20_000_000
+    #: Tier weights above this switch level 1 to one stage per tier (big weights stall
+    #: CP-SAT's LP: measured, no bound after 35 s at 600 households).
+    max_tier_weight: int = 2**16
+
+    # --- time --------------------------------------------------------------------------
+    #: Wall seconds kept for building the plan and explanations: base + per household,
+    #: at most this share of the limit.
+    plan_margin_base_s: float = 0.05
+    plan_margin_per_household_s: float = 0.0006
+    plan_margin_max_share: float = 0.2
+    #: CP-SAT presolve speed (candidates per second): no stage starts with less time than
+    #: its presolve needs.
+    presolve_rate: float = 40_000.0
+    #: Deterministic mode: the work budget (CP-SAT deterministic units) as a share of the
+    #: time limit in seconds (measured 1-1.8 wall s per unit, plus model building).
+    det_budget_share: float = 0.4
+
+    # --- level 1 (people per tier) -----------------------------------------------------
+    #: Share of the time left for a full-model tier stage.
+    tier_stage_share: float = 0.85
+    #: Share of the time left for a tier's search on the union of LP vertices.
+    support_stage_share: float = 0.4
+    #: Share for the first look at one LP vertex (it works at once or not at all).
+    support_first_look_share: float = 0.1
+    #: Share of the time limit kept for levels 2-4 when the LP guides level 1.
+    later_levels_share: float = 0.15
+    #: Each household's nearest candidates added to a tier's LP-support sub-model.
+    tier_nearest: int = 5
+    #: Largest sub-model solved MIP-like (one worker, full linear relaxation).
+    mip_like_max: int = 8_000
+    #: Most of the time left that the extra LP vertices of one tier may take.
+    lp_vertices_share: float = 0.3
+    #: Extra optimal LP vertices per round, and rounds.
+    lp_extra_vertices: int = 3
+    lp_vertex_rounds: int = 2
+    #: Deterministic work shares: first look at one vertex; vertex + nearest candidates
+    #: (twice for the last tier); each later level.
+    det_first_look: float = 0.05
+    det_nearest_step: float = 0.3
+    det_later_level: float = 0.06
+
+    # --- level 2 (fairness) ------------------------------------------------------------
+    #: Share of the time left for the fairness stage (levels 3-4 are an LP afterwards).
+    fairness_share: float = 0.5
+    #: Fairness sub-model: each household's nearest candidates, and about this many in all.
+    later_levels_nearest: int = 8
+    later_levels_max: int = 20_000
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name.endswith("_share") or f.name.startswith("det_"):
+                if not 0.0 < value <= 1.0:
+                    raise ValueError(f"SearchParams.{f.name} must be in (0, 1], got {value}")
+            elif value <= 0:
+                raise ValueError(f"SearchParams.{f.name} must be positive, got {value}")
+
+
+DEFAULT_PARAMS = SearchParams(
+    max_candidates=int(os.environ.get("ABRI_MAX_CANDIDATES", "100000")),
+)
