@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from allocation import Problem, check, solve
+from allocation import DEFAULT_PARAMS, Problem, check, solve
 
 
 def _shelter_night(
@@ -54,7 +54,8 @@ def test_rooms_differing_only_by_cribs_merge_into_few_types() -> None:
     plan = solve(prob)
     assert check(prob, plan) == []
     assert plan.stats.candidates < 100
-    assert plan.stats.wall_s <= prob.settings.time_limit_s + 0.5
+    # It used to take 20-30 s; the margin is for a loaded CI machine, not a speed figure.
+    assert plan.stats.wall_s <= prob.settings.time_limit_s + 2
     assert plan.stats.bounded == {}  # lossless: nothing bounded
     assert plan.status == "optimal"
 
@@ -67,7 +68,8 @@ def test_room_set_explosion_is_bounded_and_reported() -> None:
     prob = _shelter_night(rooms, families, max_rooms_per_household=4)
     plan = solve(prob)
     assert check(prob, plan) == []
-    assert plan.stats.wall_s <= prob.settings.time_limit_s + 0.5
     assert plan.stats.bounded["room_sets_pairs"] >= 1
+    # The model's size is what is bounded (at most this many room sets per pair).
+    assert plan.stats.candidates <= len(families) * DEFAULT_PARAMS.max_combos_per_pair
     # Everyone fits in 100 rooms: the plan still places them all.
     assert not plan.unplaced
