@@ -21,6 +21,7 @@ from app.core.inputs import refuse_control_characters
 from app.core.logging import configure_logging
 from app.core.metrics import router as metrics_router
 from app.core.middleware import AbriApp
+from app.core.openapi import install_openapi
 from app.core.runtime import freeze_startup_heap, warm_up
 from app.dashboard.router import router as dashboard_router
 from app.opendata.router import router as opendata_router
@@ -68,6 +69,7 @@ def create_app() -> FastAPI:
     )
     app.max_body_bytes = settings.max_body_bytes
     install_error_handlers(app)
+    install_openapi(app)
     if settings.docs_enabled:
         app.include_router(docs_router)
     app.include_router(health_router)

@@ -97,6 +97,11 @@ _registry = CollectorRegistry(auto_describe=False)
 _registry.register(AbriCollector())
 
 
-@router.get("/metrics", summary="Prometheus metrics (aggregates only)", include_in_schema=True)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (aggregates only)",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}}},
+)
 def metrics() -> Response:
     return Response(generate_latest(_registry), media_type=CONTENT_TYPE_LATEST)
