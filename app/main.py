@@ -11,6 +11,7 @@ from fastapi import Depends, FastAPI
 
 from app.allocations.background import BackgroundTasks
 from app.allocations.router import router as allocations_router
+from app.allocations.service import recover_runs
 from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
 from app.core.config import get_settings
@@ -35,6 +36,20 @@ WARM_UP_TIMEOUT_S = 10.0
 log = structlog.get_logger(__name__)
 
 
+async def _recover_runs() -> None:
+    """Fail the runs a dead worker left ``running`` (a database that is down: later, by the
+    background loop)."""
+    try:
+        recovered = await asyncio.wait_for(
+            asyncio.to_thread(recover_runs), timeout=WARM_UP_TIMEOUT_S
+        )
+    except Exception as exc:
+        log.warning("recover_runs_failed", error=type(exc).__name__)
+        return
+    if recovered:
+        log.warning("abandoned_runs_failed", count=recovered)
+
+
 def create_app() -> FastAPI:
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
@@ -48,6 +63,7 @@ def create_app() -> FastAPI:
         except TimeoutError:
             log.warning("warm_up_timeout", seconds=WARM_UP_TIMEOUT_S)
         freeze_startup_heap()
+        await _recover_runs()
         # Hold expiry and optional periodic runs; stopped cleanly on shutdown.
         tasks = BackgroundTasks(get_settings())
         tasks.start()

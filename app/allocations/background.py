@@ -1,4 +1,4 @@
-"""The background loop of each worker: hold expiry, and optional periodic runs.
+"""The background loop of each worker: hold expiry, abandoned runs, optional periodic runs.
 
 Every worker runs it; they do not pile up: expiry takes row locks and skips rows another
 worker is on, and a periodic run needs the database lease (``allocation_lock``), so across
@@ -69,6 +69,10 @@ async def background_loop(settings: Settings, stop: asyncio.Event) -> None:
                 expired = await asyncio.to_thread(expire_once)
                 if expired:
                     log.info("holds_expired", count=expired)
+                # Runs a dead worker or a lost database left "running": failed, with why.
+                recovered = await asyncio.to_thread(service.recover_runs)
+                if recovered:
+                    log.warning("abandoned_runs_failed", count=recovered)
             if now - last_purge >= RETENTION_CHECK_S:
                 last_purge = now
                 purged = await asyncio.to_thread(purge_once, settings)

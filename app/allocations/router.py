@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app.allocations import service
@@ -102,10 +103,20 @@ def run_allocation(session: SessionDep, principal: OperatorDep) -> Response:
         ) from None
     except service.RunFailedError as exc:
         raise ProblemError(503, exc.message, allocation_id=exc.run_id) from None
-    run = session.get(AllocationRun, run_id)
-    if run is None:  # pragma: no cover - just committed
-        raise not_found("allocation")
-    etag, body = _render(session, run, audience_of(principal))
+    try:
+        run = session.get(AllocationRun, run_id)
+        if run is None:  # pragma: no cover - just committed
+            raise not_found("allocation")
+        etag, body = _render(session, run, audience_of(principal))
+    except OperationalError:
+        # Committed, but the database went away before the answer was read back: the
+        # generic 503 would say "nothing was changed".
+        raise ProblemError(
+            503,
+            f"Run {run_id} finished and its proposals were written, but the database went "
+            f"away before they could be read back: GET /api/v1/allocations/{run_id}.",
+            allocation_id=run_id,
+        ) from None
     response = _run_response(etag, body, 201)
     response.headers["Location"] = f"/api/v1/allocations/{run_id}"
     return response

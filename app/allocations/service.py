@@ -3,13 +3,19 @@
 A run is several short transactions, never one long one, so the database is not blocked
 while the engine thinks:
 
-1. take the lease (one atomic conditional UPDATE on ``allocation_lock``);
-2. expire overdue holds and create the run (``running``): committed;
-3. build the problem (read only) and solve it in a thread, bounded in time;
-4. in ONE transaction: lock the requests and rooms concerned, re-check that every proposal
-   is still possible (anything that changed meanwhile is skipped, never double-booked),
-   write the placements and the run's results;
-5. release the lease. Any failure marks the run ``failed`` and releases the lease.
+1. take the lease (one atomic conditional UPDATE on ``allocation_lock``), short-lived and
+   renewed every few seconds by a heartbeat thread while the run works;
+2. fail the runs a dead holder left ``running``, expire overdue holds and create the run
+   (``running``): committed;
+3. build the problem (read only) and solve it in the engine's own process
+   (``app.allocations.runner``), killed at its bound;
+4. in ONE transaction: check the lease is still ours (and keep it locked), lock the requests
+   and rooms concerned, re-check that every proposal is still possible (anything that
+   changed meanwhile is skipped, never double-booked), write the placements and the run's
+   results;
+5. release the lease. Any failure marks the run ``failed`` with its reason and releases the
+   lease; if the database is away, the worker marks it once it is back, or the next holder
+   of the lease does.
 """
 
 from __future__ import annotations
@@ -26,13 +32,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 import allocation
 from allocation.rules import keep_apart_ok
+from app.allocations import runner
 from app.allocations.models import AllocationLock, AllocationRun
 from app.allocations.problem import BuiltProblem, build_problem, live_placement_shelters
 from app.allocations.schemas import Audience, unplaced_reason
@@ -53,9 +61,19 @@ LOCK_ID = 1
 RUNNING = "running"
 FAILED = "failed"
 
+# The lease outlives its holder by at most LEASE_TTL_S: a worker killed mid-run blocks the
+# next run for that long, whatever the engine's time limit. The heartbeat renews it well
+# before (a few missed beats, e.g. a slow database, do not lose it).
+LEASE_TTL_S = 30.0
+HEARTBEAT_S = 5.0
+
 
 class LeaseTakenError(Exception):
     """Another run holds the lease."""
+
+
+class LeaseLostError(Exception):
+    """The lease lapsed and another holder took it while this run worked."""
 
 
 class RunFailedError(Exception):
@@ -74,9 +92,13 @@ def solve_bound_s(settings: Settings) -> float:
     return 2 * settings.allocation_time_limit_s + 5
 
 
-def lease_ttl(settings: Settings) -> timedelta:
-    # Longer than any run can last: a crashed worker's lease lapses on its own.
-    return timedelta(seconds=solve_bound_s(settings) + 120)
+def lease_ttl() -> timedelta:
+    return timedelta(seconds=LEASE_TTL_S)
+
+
+def new_holder() -> str:
+    """Who holds the lease: host and pid say which worker, for an operator reading the row."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def _insert_lock_row(session: Session) -> None:
@@ -111,6 +133,23 @@ def acquire_lease(holder: str, ttl: timedelta, now: datetime | None = None) -> b
         return session.execute(stmt).rowcount == 1
 
 
+def renew_lease(holder: str, session: Session | None = None) -> bool:
+    """Push the lease's end LEASE_TTL_S ahead if ``holder`` still has it; False if not.
+
+    In a caller's transaction the lease row stays locked until it ends: no one can take the
+    lease over while that transaction writes."""
+    stmt = (
+        update(AllocationLock)
+        .where(AllocationLock.id == LOCK_ID, AllocationLock.holder == holder)
+        .values(locked_until=utcnow() + lease_ttl())
+        .execution_options(synchronize_session=False)
+    )
+    if session is not None:
+        return session.execute(stmt).rowcount == 1
+    with get_sessionmaker()() as own, own.begin():
+        return own.execute(stmt).rowcount == 1
+
+
 def release_lease(holder: str) -> None:
     stmt = (
         update(AllocationLock)
@@ -120,6 +159,142 @@ def release_lease(holder: str) -> None:
     )
     with get_sessionmaker()() as session, session.begin():
         session.execute(stmt)
+
+
+def _release_quietly(holder: str) -> bool:
+    # The database may be the reason the run failed: the lease then lapses by itself, or is
+    # released once the database is back (_settle_when_back).
+    try:
+        release_lease(holder)
+        return True
+    except Exception as exc:
+        log.warning("lease_release_failed", holder=holder, error=type(exc).__name__)
+        return False
+
+
+class Heartbeat:
+    """Renews the lease every HEARTBEAT_S in its own thread while a run works.
+
+    ``lost`` is set when another holder has the lease (this one lapsed): the run must stop
+    and write nothing. A renewal the database cannot answer is retried at the next beat."""
+
+    def __init__(self, holder: str) -> None:
+        self.holder = holder
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="abri-lease", daemon=True)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_S):
+            try:
+                if not renew_lease(self.holder):
+                    log.warning("lease_lost", holder=self.holder)
+                    self.lost.set()
+                    return
+            except Exception as exc:
+                log.warning("lease_renew_failed", holder=self.holder, error=type(exc).__name__)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        # A renewal stuck on an unreachable database ends on its own; the run does not wait.
+        self._thread.join(timeout=1.0)
+
+
+# --- runs left behind ---------------------------------------------------------------------
+
+ABANDONED = (
+    "abandoned: its worker stopped (killed, or lost the database) before the run finished; "
+    "none of its proposals were written"
+)
+
+# Runs this worker could not mark failed (the database was away), with their reason: marked
+# once it is back, by the background loop.
+_unrecorded: dict[str, str] = {}
+_unrecorded_lock = threading.Lock()
+
+
+def _fail_run(session: Session, run: AllocationRun, reason: str, actor: Principal | None) -> None:
+    run.status = FAILED
+    run.finished_at = utcnow()
+    run.error = reason[:1000]
+    run.version += 1
+    record(session, actor, "allocation.failed", "allocation_run", run.id, {"reason": reason[:200]})
+
+
+def fail_abandoned_runs(session: Session) -> int:
+    """Under the lease, every run still ``running`` was left by a holder that is gone."""
+    runs = session.scalars(
+        select(AllocationRun)
+        .where(AllocationRun.status == RUNNING)
+        .order_by(AllocationRun.id)
+        .with_for_update()
+    ).all()
+    for run in runs:
+        _fail_run(session, run, _unrecorded.get(run.id, ABANDONED), None)
+        log.warning("allocation_abandoned", run_id=run.id, started_at=str(run.started_at))
+    if runs:
+        forget_latest()
+    return len(runs)
+
+
+# While the database is away, a failed run's worker retries this often, for this long.
+SETTLE_EVERY_S = 1.0
+SETTLE_FOR_S = 600.0
+
+
+def _mark_unrecorded() -> bool:
+    """Mark failed the runs this worker could not; True when none is left."""
+    with _unrecorded_lock:
+        pending = dict(_unrecorded)
+    for run_id, reason in pending.items():
+        if _mark_failed(run_id, None, reason):
+            with _unrecorded_lock:
+                _unrecorded.pop(run_id, None)
+    with _unrecorded_lock:
+        return not _unrecorded
+
+
+def _settle_when_back(holder: str | None) -> None:
+    """In a thread: once the database answers again, mark this worker's unrecorded runs
+    failed, then release the lease it could not (so the next run need not wait for it to
+    lapse). Releasing is safe late: it only clears a lease still held by ``holder``."""
+
+    def settle() -> None:
+        released = holder is None
+        deadline = time.monotonic() + SETTLE_FOR_S
+        while time.monotonic() < deadline:
+            time.sleep(SETTLE_EVERY_S)
+            marked = _mark_unrecorded()
+            if marked and not released and holder is not None:
+                released = _release_quietly(holder)
+            if marked and released:
+                log.info("allocation_failure_settled", holder=holder)
+                return
+
+    threading.Thread(target=settle, name="abri-settle", daemon=True).start()
+
+
+def recover_runs() -> int:
+    """Mark failed what this worker could not, and the runs a dead holder left ``running``.
+
+    Cheap when there is nothing (one indexed query); called at start-up and by the background
+    loop (a failed run's own worker retries every second meanwhile: _settle_when_back)."""
+    _mark_unrecorded()
+    with get_sessionmaker()() as s:
+        if not s.scalar(select(exists().where(AllocationRun.status == RUNNING))):
+            return 0
+    holder = new_holder()
+    if not acquire_lease(holder, lease_ttl()):
+        return 0  # a live run holds it: it failed the abandoned ones when it started
+    try:
+        with get_sessionmaker()() as s, s.begin():
+            return fail_abandoned_runs(s)
+    finally:
+        _release_quietly(holder)
 
 
 # --- the run --------------------------------------------------------------------------------
@@ -133,9 +308,11 @@ class WriteResult:
     skipped_keep_apart: int
 
 
-def _solve_bounded(problem: allocation.Problem, bound_s: float) -> allocation.Plan:
-    """``allocation.solve`` in its own thread, waited for at most ``bound_s``: the caller (a
-    request thread or the background loop) never hangs on the engine."""
+def _solve_bounded(
+    problem: allocation.Problem, bound_s: float, heartbeat: Heartbeat
+) -> allocation.Plan:
+    """``allocation.solve`` in the engine's own process, waited for at most ``bound_s`` and
+    killed then, or as soon as the lease is lost: nothing of the engine outlives its run."""
     if not problem.households:
         return allocation.Plan(
             status="optimal",
@@ -145,22 +322,12 @@ def _solve_bounded(problem: allocation.Problem, bound_s: float) -> allocation.Pl
             bound=allocation.Bound(people_placed_by_priority={}),
             stats=allocation.Stats(wall_s=0.0, solver="none"),
         )
-    out: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            out["plan"] = allocation.solve(problem)
-        except BaseException as exc:  # handed back to the caller below
-            out["error"] = exc
-
-    thread = threading.Thread(target=target, name="abri-solve", daemon=True)
-    thread.start()
-    thread.join(bound_s)
-    if thread.is_alive():
-        raise TimeoutError(f"the engine did not answer within {bound_s:.0f} s")
-    if "error" in out:
-        raise out["error"]
-    return out["plan"]
+    try:
+        return runner.get_runner().solve(problem, bound_s, cancelled=heartbeat.lost.is_set)
+    except runner.EngineCancelledError as exc:
+        if heartbeat.lost.is_set():
+            raise LeaseLostError from exc
+        raise
 
 
 def _write_plan(
@@ -299,138 +466,201 @@ def _write_plan(
     return result
 
 
+def _start_run(s: Session, actor: Principal | None, trigger: str) -> tuple[str, int]:
+    """Fail what a dead holder left behind, expire overdue holds, create the run."""
+    abandoned = fail_abandoned_runs(s)
+    expired = expire_holds(s)
+    run = AllocationRun(
+        status=RUNNING, trigger=trigger, triggered_by=actor.name if actor else "abri", unplaced=[]
+    )
+    s.add(run)
+    s.flush()
+    record(
+        s,
+        actor,
+        "allocation.started",
+        "allocation_run",
+        run.id,
+        {"trigger": trigger, "expired_holds": expired, "abandoned_runs": abandoned},
+    )
+    return run.id, expired
+
+
 def run_allocation(settings: Settings, actor: Principal | None = None, trigger: str = "api") -> str:
     """One run, start to finish; returns the run id.
 
-    Raises ``LeaseTakenError`` (another run holds the lease) or ``RunFailedError``.
+    Raises ``LeaseTakenError`` (another run holds the lease) or ``RunFailedError``; a
+    database error before the run row is committed propagates as is (nothing was changed).
     """
-    holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    if not acquire_lease(holder, lease_ttl(settings)):
+    holder = new_holder()
+    if not acquire_lease(holder, lease_ttl()):
         raise LeaseTakenError
-    sessions = get_sessionmaker()
     run_id: str | None = None
-    t0 = time.perf_counter()
+    phase = "start"
     try:
-        with sessions() as s, s.begin():
-            expired = expire_holds(s)
-            run = AllocationRun(
-                status=RUNNING,
-                trigger=trigger,
-                triggered_by=actor.name if actor else "abri",
-                unplaced=[],
-            )
-            s.add(run)
-            s.flush()
-            run_id = run.id
-            record(
-                s,
-                actor,
-                "allocation.started",
-                "allocation_run",
-                run.id,
-                {"trigger": trigger, "expired_holds": expired},
-            )
-        t_build = time.perf_counter()
-        with sessions() as s:
-            # Read only; leaving the block closes the session (frees SQLite's write lock).
-            built = build_problem(s, settings)
-        t_solve = time.perf_counter()
-        plan = _solve_bounded(built.problem, solve_bound_s(settings))
-        t_write = time.perf_counter()
-        with sessions() as s, s.begin():
-            run = s.get(AllocationRun, run_id, with_for_update=True)
-            assert run is not None
-            written = _write_plan(s, run, built, plan, settings, actor)
-            s.flush()  # the placements' INSERTs, inside the timed write
-            t_end = time.perf_counter()
-            run.status = plan.status
-            run.version += 1
-            run.finished_at = utcnow()
-            run.input_fingerprint = built.fingerprint
-            run.requests_considered = len(built.problem.households)
-            run.rooms_considered = len(built.free)
-            run.objective = plan.objective.model_dump(mode="json")
-            run.bound = plan.bound.model_dump(mode="json")
-            run.engine_wall_s = plan.stats.wall_s
-            run.stats = {
-                "engine": plan.stats.model_dump(mode="json"),
-                "proposals": written.proposals,
-                "unplaced": len(run.unplaced),
-                "skipped_rooms_taken": written.skipped_rooms_taken,
-                "skipped_request_changed": written.skipped_request_changed,
-                "skipped_keep_apart": written.skipped_keep_apart,
-                "expired_holds": expired,
-                "timings_s": {
+        with Heartbeat(holder) as heartbeat:
+            t0 = time.perf_counter()
+            with get_sessionmaker()() as s:
+                s.begin()
+                run_id, expired = _start_run(s, actor, trigger)
+                phase = "start commit"
+                s.commit()
+            phase = "build"
+            t_build = time.perf_counter()
+            with get_sessionmaker()() as s:
+                # Read only; leaving the block closes the session (frees SQLite's write lock).
+                built = build_problem(s, settings)
+            phase = "solve"
+            t_solve = time.perf_counter()
+            plan = _solve_bounded(built.problem, solve_bound_s(settings), heartbeat)
+            phase = "write"
+            t_write = time.perf_counter()
+            with get_sessionmaker()() as s:
+                s.begin()
+                # First, and locked until the commit: the lease is still ours.
+                if not renew_lease(holder, s):
+                    raise LeaseLostError
+                run = s.get(AllocationRun, run_id, with_for_update=True)
+                assert run is not None
+                written = _write_plan(s, run, built, plan, settings, actor)
+                s.flush()  # the placements' INSERTs, inside the timed write
+                timings = {
                     "start": round(t_build - t0, 4),
                     "build": round(t_solve - t_build, 4),
                     "solve": round(t_write - t_solve, 4),
-                    "write": round(t_end - t_write, 4),
-                },
-            }
-            record(
-                s,
-                actor,
-                "allocation.finished",
-                "allocation_run",
-                run.id,
-                {
-                    "status": plan.status,
-                    "requests": run.requests_considered,
-                    "proposals": written.proposals,
-                    "unplaced": len(run.unplaced),
-                    "skipped": written.skipped_rooms_taken
-                    + written.skipped_request_changed
-                    + written.skipped_keep_apart,
-                },
-            )
-        forget_latest()
-        if settings.allocation_interval_s > 0:
-            _store_after_fingerprint(settings, run_id)
-        log.info(
-            "allocation_finished",
-            run_id=run_id,
-            status=plan.status,
-            proposals=written.proposals,
-            wall_s=round(time.perf_counter() - t0, 3),
-        )
-        return run_id
+                    "write": round(time.perf_counter() - t_write, 4),
+                }
+                _finish_run(s, run, built, plan, written, expired, timings, actor)
+                phase = "write commit"
+                s.commit()
     except Exception as exc:
-        log.exception("allocation_failed", run_id=run_id)
-        _mark_failed(run_id, actor, exc)
-        raise RunFailedError(run_id, _failure_sentence(exc)) from exc
+        if run_id is None:
+            raise  # nothing was committed: the caller's usual handling holds
+        log.exception("allocation_failed", run_id=run_id, phase=phase)
+        reason = _failure_reason(exc, phase)
+        if not _mark_failed(run_id, actor, reason):
+            with _unrecorded_lock:
+                _unrecorded[run_id] = reason
+        raise RunFailedError(run_id, _client_message(run_id, exc, phase)) from exc
     finally:
-        release_lease(holder)
+        released = _release_quietly(holder)
+        with _unrecorded_lock:
+            unmarked = run_id in _unrecorded
+        if unmarked or not released:
+            _settle_when_back(None if released else holder)
+    assert run_id is not None
+    forget_latest()
+    if settings.allocation_interval_s > 0:
+        _store_after_fingerprint(settings, run_id)
+    log.info("allocation_finished", run_id=run_id, status=plan.status, **written.__dict__)
+    return run_id
 
 
-def _failure_sentence(exc: Exception) -> str:
-    if isinstance(exc, TimeoutError):
-        return f"The allocation engine took too long ({exc}); no proposal was made."
-    return "The allocation failed; no proposal was made. It has been logged; try again."
+def _finish_run(
+    s: Session,
+    run: AllocationRun,
+    built: BuiltProblem,
+    plan: allocation.Plan,
+    written: WriteResult,
+    expired: int,
+    timings: dict[str, float],
+    actor: Principal | None,
+) -> None:
+    run.status = plan.status
+    run.version += 1
+    run.finished_at = utcnow()
+    run.input_fingerprint = built.fingerprint
+    run.requests_considered = len(built.problem.households)
+    run.rooms_considered = len(built.free)
+    run.objective = plan.objective.model_dump(mode="json")
+    run.bound = plan.bound.model_dump(mode="json")
+    run.engine_wall_s = plan.stats.wall_s
+    skipped = (
+        written.skipped_rooms_taken + written.skipped_request_changed + written.skipped_keep_apart
+    )
+    run.stats = {
+        "engine": plan.stats.model_dump(mode="json"),
+        "proposals": written.proposals,
+        "unplaced": len(run.unplaced),
+        "skipped_rooms_taken": written.skipped_rooms_taken,
+        "skipped_request_changed": written.skipped_request_changed,
+        "skipped_keep_apart": written.skipped_keep_apart,
+        "expired_holds": expired,
+        "timings_s": timings,
+    }
+    record(
+        s,
+        actor,
+        "allocation.finished",
+        "allocation_run",
+        run.id,
+        {
+            "status": plan.status,
+            "requests": run.requests_considered,
+            "proposals": written.proposals,
+            "unplaced": len(run.unplaced),
+            "skipped": skipped,
+        },
+    )
 
 
-def _mark_failed(run_id: str | None, actor: Principal | None, exc: Exception) -> None:
-    if run_id is None:
-        return
+def _failure_reason(exc: Exception, phase: str) -> str:
+    """What the run row says: for the operator reading the run, no internals."""
+    if isinstance(exc, runner.EngineTimeoutError):
+        return f"timeout: {exc}; the engine's process was stopped"
+    if isinstance(exc, LeaseLostError):
+        return (
+            f"lease lost: the run was stalled over {LEASE_TTL_S:.0f} s and another took the "
+            "lease; its plan was not written"
+        )
+    if isinstance(exc, runner.EngineError):
+        return f"engine: {exc}"
+    if isinstance(exc, OperationalError):
+        return f"database: the connection was lost or refused during the {phase}"
+    return f"error: {type(exc).__name__} during the {phase}; see the server log"
+
+
+def _client_message(run_id: str, exc: Exception, phase: str) -> str:
+    """The 503's detail. Never "nothing was changed": the run row exists (as ``failed``, or
+    ``running`` until the database is back and it is marked)."""
+    if phase == "start commit" and isinstance(exc, OperationalError):
+        return (
+            f"The database went away while run {run_id} was starting: it may have expired "
+            "overdue holds; no proposal was made. Try again once the database is back."
+        )
+    if phase == "write commit" and isinstance(exc, OperationalError):
+        return (
+            f"The database went away while run {run_id} was committing: its proposals may or "
+            f"may not have been written. GET /api/v1/allocations/{run_id} says which once the "
+            "database is back (optimal or feasible: written; failed: not)."
+        )
+    if isinstance(exc, runner.EngineTimeoutError):
+        head = f"The allocation engine took too long ({exc}) and was stopped"
+    elif isinstance(exc, OperationalError):
+        head = "The database went away during the allocation"
+    else:
+        head = "The allocation failed"
+    return (
+        f"{head}; run {run_id} is marked failed and none of its proposals were written. "
+        "It has been logged; try again."
+    )
+
+
+def _mark_failed(run_id: str, actor: Principal | None, reason: str) -> bool:
+    """Mark the run failed if it is still ``running``; False if the database is away.
+
+    Conditional: a run whose commit did go through (the connection dropped on the way back)
+    keeps its result."""
     try:
         with get_sessionmaker()() as s, s.begin():
-            run = s.get(AllocationRun, run_id)
-            if run is None:
-                return
-            run.status = FAILED
-            run.finished_at = utcnow()
-            run.error = f"{type(exc).__name__}: {exc}"[:1000]
-            run.version += 1
-            forget_latest()
-            record(
-                s,
-                actor,
-                "allocation.failed",
-                "allocation_run",
-                run_id,
-                {"error": type(exc).__name__},
-            )
+            run = s.get(AllocationRun, run_id, with_for_update=True)
+            if run is not None and run.status == RUNNING:
+                _fail_run(s, run, reason, actor)
+        forget_latest()
+        return True
     except Exception:
         log.exception("allocation_mark_failed_failed", run_id=run_id)
+        return False
 
 
 def _store_after_fingerprint(settings: Settings, run_id: str) -> None:
@@ -552,7 +782,10 @@ def run_document(session: Session, run: AllocationRun, audience: Audience) -> di
         "bound": run.bound,
         "requests_considered": run.requests_considered,
         "rooms_considered": run.rooms_considered,
-        "error": "the run failed; see the server log" if run.status == FAILED else None,
+        # The reason as recorded (timeout, abandoned, database, …): no engine internals.
+        "error": (run.error or "the run failed; see the server log")
+        if run.status == FAILED
+        else None,
         "version": run.version,
     }
     if audience == "viewer":

@@ -189,43 +189,38 @@ def test_a_lapsed_lease_is_taken_over(client, session, auth) -> None:
     assert client.post("/api/v1/allocations", headers=auth("admin")).status_code == 201
 
 
-def test_engine_failure_is_503_and_run_failed(client, session, auth, monkeypatch) -> None:
-    import allocation
-
+def test_engine_failure_is_503_and_run_failed(client, session, auth, engine_target) -> None:
     make_shelter(session)
     make_request(session)
     session.commit()
-
-    def boom(problem):
-        raise RuntimeError("solver crashed")
-
-    monkeypatch.setattr(allocation, "solve", boom)
+    engine_target("crash")
     r = client.post("/api/v1/allocations", headers=auth("operator"))
     assert r.status_code == 503
     body = r.json()
     assert "solver crashed" not in body["detail"]
+    assert "nothing was changed" not in body["detail"]
     run = session.get(AllocationRun, body["allocation_id"])
     assert run.status == "failed"
+    assert "RuntimeError" in run.error
     session.commit()
-    monkeypatch.undo()
+    engine_target("slow")
     # The lease was released: the next run goes through.
     assert client.post("/api/v1/allocations", headers=auth("operator")).status_code == 201
 
 
 def test_changed_meanwhile_is_skipped_not_double_booked(client, session, auth, monkeypatch):
     """A room taken while the engine thinks: the proposal is skipped and counted."""
-    import allocation
     from app.allocations import service
 
     shelter = make_shelter(session, rooms=[{"beds": 2}])
     req = make_request(session, members=[(30, "F")])
     other = make_request(session, members=[(31, "F")], priority=1)
     session.commit()
-    real_solve = allocation.solve
+    real_solve = service._solve_bounded
     room_id = shelter.rooms[0].id
 
-    def solve_then_someone_places(problem):
-        plan = real_solve(problem)
+    def solve_then_someone_places(*args):
+        plan = real_solve(*args)
         with get_sessionmaker()() as s, s.begin():
             from app.placements.service import create_placement
             from app.shelters.capacity import free_rooms as fr
@@ -244,7 +239,7 @@ def test_changed_meanwhile_is_skipped_not_double_booked(client, session, auth, m
             )
         return plan
 
-    monkeypatch.setattr(service.allocation, "solve", solve_then_someone_places)
+    monkeypatch.setattr(service, "_solve_bounded", solve_then_someone_places)
     run = client.post("/api/v1/allocations", headers=auth("operator")).json()
     assert run["proposals"] == []
     assert run["stats"]["skipped_rooms_taken"] + run["stats"]["skipped_request_changed"] == 1
@@ -276,23 +271,13 @@ def test_roles_for_runs(client, session, auth) -> None:
     assert client.get("/api/v1/allocations/run_nope", headers=auth("viewer")).status_code == 404
 
 
-def test_two_runs_at_once_one_gets_409(client, session, auth, monkeypatch) -> None:
+def test_two_runs_at_once_one_gets_409(client, session, auth, engine_target) -> None:
     import threading
-    import time
-
-    import allocation
-    from app.allocations import service
 
     make_shelter(session)
     make_request(session)
     session.commit()
-    real_solve = allocation.solve
-
-    def slow_solve(problem):
-        time.sleep(1.0)  # long enough for the other request to arrive meanwhile
-        return real_solve(problem)
-
-    monkeypatch.setattr(service.allocation, "solve", slow_solve)
+    engine_target("slow")
     headers = auth("operator")
     codes: list[int] = []
     barrier = threading.Barrier(2)
