@@ -180,6 +180,7 @@ def test_a_lost_lease_stops_the_engine_and_writes_nothing(
 ) -> None:
     _small_night(session)
     monkeypatch.setattr(service, "HEARTBEAT_S", 0.1)
+    monkeypatch.setattr(service, "solve_bound_s", lambda settings: 120.0)
     engine_target("spin_forever")
     real_solve = service._solve_bounded
 
@@ -191,7 +192,7 @@ def test_a_lost_lease_stops_the_engine_and_writes_nothing(
     try:
         t0 = time.monotonic()
         r = client.post("/api/v1/allocations", headers=auth("operator"))
-        assert time.monotonic() - t0 < 5  # not the engine's bound: the heartbeat noticed
+        assert time.monotonic() - t0 < 60  # not the engine's bound: the heartbeat noticed
         assert r.status_code == 503
         run = _run(r.json()["allocation_id"])
         assert run.status == "failed" and run.error.startswith("lease lost")
