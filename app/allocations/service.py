@@ -467,9 +467,11 @@ def _write_plan(
 
 
 def _start_run(s: Session, actor: Principal | None, trigger: str) -> tuple[str, int]:
-    """Fail what a dead holder left behind, expire overdue holds, create the run."""
-    abandoned = fail_abandoned_runs(s)
+    """Expire overdue holds, fail what a dead holder left behind, create the run.
+
+    Holds first: their requests and rooms come before runs in the writers' lock order."""
     expired = expire_holds(s)
+    abandoned = fail_abandoned_runs(s)
     run = AllocationRun(
         status=RUNNING, trigger=trigger, triggered_by=actor.name if actor else "abri", unplaced=[]
     )
