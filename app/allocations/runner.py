@@ -5,11 +5,12 @@ interpreter: nothing of the web worker's threads, locks or connections is inheri
 problem and plan cross as JSON (their Pydantic dumps). The caller waits at most its bound; on
 a timeout, a cancellation (the run lost its lease, the worker is shutting down) or any error
 the child is killed and reaped, so no solver thread or process outlives its run. A child
-whose parent dies (kill -9 of the web worker) notices within a second and exits.
+whose parent dies (kill -9 of the web worker) is killed by the kernel (Linux), or notices
+and exits.
 
 A child that answered is kept for the next run (``max_jobs`` runs, then replaced): a fresh
-interpreter importing OR-Tools costs ~0.4 s of CPU on an idle machine and 2-3 s of wall time on
-a loaded one, against the engine's 10 s. The engine's memory lives and dies with the child,
+interpreter importing OR-Tools costs ~1.5 s of CPU and 3-6 s of wall time on
+a loaded machine, against the engine's 10 s. The engine's memory lives and dies with the child,
 so the web worker's own memory does not grow with runs.
 
 Nothing here knows about the web or the database: the same runner serves a request thread,
