@@ -56,7 +56,14 @@ _starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="abri-engine-sta
 
 
 class EngineError(RuntimeError):
-    """The engine did not give a plan: it raised, died, overran or was cancelled."""
+    """The engine did not give a plan: it raised, died, overran or was cancelled.
+
+    The message is fit for the run's record; ``detail`` (the engine's own message, if it
+    raised) is for the server log only."""
+
+    def __init__(self, message: str, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.detail = detail
 
 
 class EngineTimeoutError(EngineError, TimeoutError):
@@ -163,7 +170,7 @@ class EngineRunner:
                 self._kill(child)
         if reply[0] == "ok":
             return allocation.Plan.model_validate_json(reply[1])
-        raise EngineError(f"the engine failed: {reply[1]}: {reply[2]}")
+        raise EngineError(f"the engine raised {reply[1]}", detail=reply[2])
 
     def _wait(
         self, child: _Child, bound_s: float, cancelled: Callable[[], bool] | None

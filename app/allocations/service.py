@@ -538,7 +538,8 @@ def run_allocation(settings: Settings, actor: Principal | None = None, trigger: 
     except Exception as exc:
         if run_id is None:
             raise  # nothing was committed: the caller's usual handling holds
-        log.exception("allocation_failed", run_id=run_id, phase=phase)
+        detail = getattr(exc, "detail", None)
+        log.exception("allocation_failed", run_id=run_id, phase=phase, detail=detail)
         reason = _failure_reason(exc, phase)
         if not _mark_failed(run_id, actor, reason):
             with _unrecorded_lock:
