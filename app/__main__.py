@@ -1,5 +1,5 @@
 """Command line: ``python -m app {migrate,serve,demo,purge,token create|rotate|revoke,
-import,export-hsds,report unmet}``.
+audit verify,import,export-hsds,report unmet}``.
 
 Bad arguments print one line on stderr and exit 2; no traceback reaches the terminal.
 """
@@ -113,6 +113,11 @@ def build_parser() -> _Parser:
     )
 
     _add_token_commands(sub)
+    audit = sub.add_parser("audit", help="the audit log")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True, parser_class=_Parser)
+    audit_sub.add_parser(
+        "verify", help="check the audit log's hash chain; exit 1 naming the first broken event"
+    )
 
     from app.opendata.cli import add_commands
 
@@ -126,12 +131,14 @@ def _fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
 
 
 def _migrate() -> None:
-    from app.core.migrate import upgrade_to_head
+    from app.core.migrate import migrate
 
     try:
-        upgrade_to_head()
+        warnings = migrate()
     except Exception as exc:  # any failure: one readable line, not a traceback
         _fail(f"migration failed: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
+    for warning in warnings:
+        sys.stderr.write(f"python -m app migrate: warning: {warning}\n")
 
 
 def _serve(host: str, port: int, workers: int = 1) -> None:
@@ -158,6 +165,7 @@ def _serve(host: str, port: int, workers: int = 1) -> None:
 
 
 def _token_create(args: argparse.Namespace) -> None:
+    from app.audit.service import record
     from app.auth.models import Role
     from app.auth.service import create_token
 
@@ -168,6 +176,8 @@ def _token_create(args: argparse.Namespace) -> None:
         token, plaintext = create_token(
             session, Role(args.role), args.name or f"{args.role} (cli)", args.shelter, expires_at
         )
+        detail = {"role": args.role, "shelter_id": args.shelter, "via": "command line"}
+        record(session, None, "token.create", "token", token.id, detail)
         session.commit()
     sys.stdout.write(plaintext + "\n")
     until = f", valid until {expires_at:%Y-%m-%d %H:%M} UTC" if expires_at else ""
@@ -258,9 +268,30 @@ def _purge() -> None:
     )
 
 
+def _audit_verify() -> None:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from app.audit.chain import verify_database
+    from app.core.db import get_sessionmaker
+
+    try:
+        with get_sessionmaker()() as session:
+            verdict = verify_database(session)
+    except SQLAlchemyError:
+        _fail("the database is not ready; run 'python -m app migrate' first")
+    if verdict.broken_id is not None:
+        _fail(
+            f"audit chain broken at event {verdict.broken_id}: its hash does not follow the "
+            f"{verdict.events} event(s) before it (it was changed or inserted, or the event "
+            "before it removed)"
+        )
+    print(f"audit chain ok: {verdict.events} event(s), head {verdict.head}")
+
+
 def _demo(host: str, port: int) -> None:
     from sqlalchemy import select
 
+    from app.audit.service import record
     from app.auth.models import Role
     from app.auth.service import create_token
     from app.core.config import get_settings
@@ -285,7 +316,9 @@ def _demo(host: str, port: int) -> None:
         tokens = []
         for role in (Role.admin, Role.operator, Role.shelter, Role.viewer):
             sid = shelter_id if role is Role.shelter else None
-            _, plaintext = create_token(session, role, f"demo {role.value}", sid)
+            token, plaintext = create_token(session, role, f"demo {role.value}", sid)
+            detail = {"role": role.value, "shelter_id": sid, "via": "demo"}
+            record(session, None, "token.create", "token", token.id, detail)
             tokens.append((role.value, sid, plaintext))
         session.commit()
     print(f"Database: {get_settings().database_url}")
@@ -314,6 +347,8 @@ def main(argv: list[str] | None = None) -> int:
         _purge()
     elif args.command == "token":
         _TOKEN_COMMANDS[args.token_command](args)
+    elif args.command == "audit":
+        _audit_verify()
     else:
         from app.opendata.cli import COMMANDS
 

@@ -1,4 +1,4 @@
-"""Alembic environment: the URL comes from the service's own settings."""
+"""Alembic environment: the URL comes from the service's settings (the schema owner's)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ target_metadata = Base.metadata
 
 
 def _url() -> str:
-    return config.attributes.get("database_url") or get_settings().database_url
+    return config.attributes.get("database_url") or get_settings().owner_database_url
 
 
 def _configure(connection: Connection | None = None, url: str | None = None) -> None:

@@ -2,7 +2,8 @@
 
 SQLite by default; set ``ABRI_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1/test`` to run
 the same suite on PostgreSQL: a fresh database is created on that server for the session
-(migrated with Alembic, as in production) and dropped at the end.
+(owned by the schema owner role and migrated with Alembic, as in production; the service
+and the tests' clients connect as the service role) and dropped at the end.
 """
 
 from __future__ import annotations
@@ -10,17 +11,30 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 _BASE_URL = os.environ.get("ABRI_TEST_DATABASE_URL", "").strip()
 IS_POSTGRES = _BASE_URL.startswith(("postgresql", "postgres"))
+# The production roles (deploy/postgres-roles.sql, also run by .ci/run): migrations run as
+# the owner, the service and the tests' clients as the service role, as in production.
+ROLES_SQL = Path(__file__).resolve().parents[1] / "deploy" / "postgres-roles.sql"
+OWNER_ROLE, SERVICE_ROLE = "abri_owner", "abri_service"
 
 
-def _create_postgres_database(base_url: str) -> tuple[str, Callable[[], None]]:
+@dataclass(frozen=True)
+class DatabaseUrls:
+    url: str  # the service's role (DATABASE_URL)
+    owner_url: str | None = None  # the schema owner (MIGRATION_DATABASE_URL), PostgreSQL
+    superuser_url: str | None = None  # the test harness only: empties the audit log
+
+
+def _create_postgres_database(base_url: str) -> tuple[DatabaseUrls, Callable[[], None]]:
     url = make_url(
         base_url.replace("postgresql://", "postgresql+psycopg://", 1)
         if base_url.startswith("postgresql://")
@@ -29,49 +43,85 @@ def _create_postgres_database(base_url: str) -> tuple[str, Callable[[], None]]:
     name = f"abri_test_{secrets.token_hex(4)}"
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.exec_driver_sql(ROLES_SQL.read_text())  # idempotent, safe in parallel sessions
+        conn.execute(text(f'CREATE DATABASE "{name}" OWNER {OWNER_ROLE}'))
 
     def drop() -> None:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 
-    return url.set(database=name).render_as_string(hide_password=False), drop
+    test_db = url.set(database=name)
+
+    def as_role(role: str) -> str:
+        return test_db.set(username=role, password=None).render_as_string(hide_password=False)
+
+    database = DatabaseUrls(
+        url=as_role(SERVICE_ROLE),
+        owner_url=as_role(OWNER_ROLE),
+        superuser_url=test_db.render_as_string(hide_password=False),
+    )
+    return database, drop
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def test_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseUrls]:
     if IS_POSTGRES:
-        url, drop = _create_postgres_database(_BASE_URL)
-        yield url
+        database, drop = _create_postgres_database(_BASE_URL)
+        yield database
         drop()
     else:
         path: Path = tmp_path_factory.mktemp("db") / "abri-test.db"
-        yield f"sqlite:///{path}"
+        yield DatabaseUrls(url=f"sqlite:///{path}")
 
 
 @pytest.fixture(scope="session")
-def migrated_database(database_url: str) -> Iterator[str]:
-    """The test database, upgraded to the newest migration; the app's settings point at it."""
-    os.environ["DATABASE_URL"] = database_url
+def database_url(test_database: DatabaseUrls) -> str:
+    return test_database.url
+
+
+@pytest.fixture(scope="session")
+def migrated_database(test_database: DatabaseUrls) -> Iterator[str]:
+    """The test database, migrated as ``python -m app migrate`` does (as the schema owner,
+    then the service role's privileges); the app's settings point at it."""
+    os.environ["DATABASE_URL"] = test_database.url
+    if test_database.owner_url:
+        os.environ["MIGRATION_DATABASE_URL"] = test_database.owner_url
+    else:
+        os.environ.pop("MIGRATION_DATABASE_URL", None)
     from app.core.config import get_settings
     from app.core.db import get_engine, get_sessionmaker
-    from app.core.migrate import upgrade_to_head
+    from app.core.migrate import migrate
 
     get_settings.cache_clear()
     get_engine.cache_clear()
     get_sessionmaker.cache_clear()
-    upgrade_to_head()
-    yield database_url
+    assert migrate() == []  # on PostgreSQL: the service role cannot change the audit log
+    yield test_database.url
     get_engine().dispose()
 
 
-def _wipe(engine: object) -> None:
+@pytest.fixture(scope="session")
+def _wipe_engine(migrated_database: str, test_database: DatabaseUrls) -> Iterator[Engine]:
+    from app.core.db import get_engine
+
+    if test_database.superuser_url is None:
+        yield get_engine()
+        return
+    engine = create_engine(test_database.superuser_url, poolclass=NullPool)
+    yield engine
+    engine.dispose()
+
+
+def _wipe(engine: Engine) -> None:
     from app.models import Base
 
     names = [t.name for t in reversed(Base.metadata.sorted_tables)]
-    with engine.begin() as conn:  # type: ignore[attr-defined]
+    with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
+            # The audit log refuses TRUNCATE (a trigger); replica mode skips triggers and is
+            # for superusers only: the harness, never the service or its owner.
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
             conn.execute(text("TRUNCATE " + ", ".join(f'"{n}"' for n in names) + " CASCADE"))
         else:
             for name in names:
@@ -79,11 +129,9 @@ def _wipe(engine: object) -> None:
 
 
 @pytest.fixture
-def db(migrated_database: str) -> Iterator[None]:
+def db(_wipe_engine: Engine) -> Iterator[None]:
     """An empty database for one test."""
-    from app.core.db import get_engine
-
-    _wipe(get_engine())
+    _wipe(_wipe_engine)
     yield
 
 

@@ -24,6 +24,7 @@ from app.allocations.schemas import (
     ViewerRunSummary,
     audience_of,
 )
+from app.audit.service import record
 from app.auth.dependencies import (
     OperatorDep,
     ReaderDep,
@@ -253,6 +254,8 @@ def get_run(
 def options(request_id: str, session: SessionDep, principal: OperatorDep) -> OptionsOut:
     req, found, shelters = placements.household_options(session, get_settings(), request_id)
     origin = (req.origin_lat, req.origin_lon)
+    detail = {"options": len(found.options)}
+    record(session, principal, "request.options", "request", req.id, detail)
     return OptionsOut(
         request_id=req.id,
         options=[

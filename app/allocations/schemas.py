@@ -52,7 +52,11 @@ class Proposal(BaseModel):
 class UnplacedOut(BaseModel):
     request_id: str
     code: str = Field(description="no_eligible_shelter | no_room_fits | capacity_taken | timeout")
-    detail: str = Field(description="Why, in a sentence an operator understands")
+    detail: str | None = Field(
+        None,
+        description="Why, in a sentence an operator understands; null once the request's "
+        "detail is purged, or the run is older than RETENTION_DAYS",
+    )
     people: int = 0
 
 

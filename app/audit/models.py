@@ -10,7 +10,10 @@ from app.core.db import Base, JSONType, UTCDateTime, utcnow
 
 
 class AuditEvent(Base):
-    """Append-only: who did what to which object, and when. Never personal detail."""
+    """Append-only and hash-chained: who did what to which object, and when.
+
+    Ids, actions and counts only: never personal detail or free text (README: Privacy).
+    """
 
     __tablename__ = "audit_events"
 
@@ -25,3 +28,5 @@ class AuditEvent(Base):
     object_type: Mapped[str] = mapped_column(String(40))
     object_id: Mapped[str | None] = mapped_column(String(40), index=True)
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # SHA-256 over the previous event's hash and this event (app.audit.chain), set at commit.
+    chain_hash: Mapped[str | None] = mapped_column(String(64), nullable=False)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from app.auth.models import ApiToken, Role
 from app.core.db import utcnow
 from app.core.deps import SessionDep
-from app.core.errors import ProblemError
+from app.core.errors import ProblemError, forbidden
 
 _bearer = HTTPBearer(auto_error=False, description="An Abri API token")
 
@@ -90,9 +90,7 @@ def role_checker(*roles: Role) -> Callable[[Principal], Principal]:
 
     def _check(principal: Principal) -> Principal:
         if principal.role not in allowed:
-            raise ProblemError(
-                403, f"The {principal.role.value} role may not do this.", title="Forbidden"
-            )
+            raise forbidden(f"The {principal.role.value} role may not do this.", principal)
         return principal
 
     return _check

@@ -7,7 +7,7 @@ from datetime import timedelta
 from fastapi import APIRouter
 from sqlalchemy import select
 
-from app.audit.service import record
+from app.audit.service import record, refusals_by_token
 from app.auth import service
 from app.auth.dependencies import AdminDep, PrincipalDep
 from app.auth.models import ApiToken, Role
@@ -20,7 +20,7 @@ from app.core.problems import PROBLEM_RESPONSES
 router = APIRouter(tags=["tokens"], responses=PROBLEM_RESPONSES)
 
 
-def _out(token: ApiToken) -> TokenOut:
+def _out(token: ApiToken, refused_attempts: int = 0) -> TokenOut:
     return TokenOut(
         id=token.id,
         name=token.name,
@@ -31,6 +31,7 @@ def _out(token: ApiToken) -> TokenOut:
         expires_at=token.expires_at,
         rotated_at=token.rotated_at,
         previous_valid_until=token.previous_valid_until,
+        refused_attempts=refused_attempts,
     )
 
 
@@ -63,7 +64,8 @@ def post_token(data: TokenCreate, session: SessionDep, principal: AdminDep) -> T
 @router.get("/tokens", response_model=list[TokenOut], summary="Every token, no secrets (admin)")
 def list_tokens(session: SessionDep, principal: AdminDep) -> list[TokenOut]:
     rows = session.scalars(select(ApiToken).order_by(ApiToken.created_at, ApiToken.id))
-    return [_out(t) for t in rows]
+    refused = refusals_by_token(session)
+    return [_out(t, refused.get(t.id, 0)) for t in rows]
 
 
 @router.post(

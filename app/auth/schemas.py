@@ -49,6 +49,11 @@ class TokenOut(BaseModel):
     previous_valid_until: datetime | None = Field(
         description="Until when the secret before the last rotation still works"
     )
+    refused_attempts: int = Field(
+        0,
+        description="Requests refused to this token (403, or 404 on another shelter's "
+        "object), each in the audit log as `access.refused`",
+    )
 
 
 class TokenCreated(TokenOut):

@@ -13,7 +13,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
 
+    # The service's connection. On PostgreSQL, a role that may not change the audit log.
     database_url: str = "sqlite:///./abri.db"
+    # The schema owner's connection, used by ``python -m app migrate`` only (README,
+    # Production). Unset: migrations run as DATABASE_URL's role.
+    migration_database_url: str | None = None
     # How long a proposed placement holds its beds before it expires (Finding a Bed Tonight: 90).
     hold_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 90
     allocation_time_limit_s: Annotated[float, Field(gt=0, le=600)] = 10.0
@@ -48,10 +52,17 @@ class Settings(BaseSettings):
     # ~5 km cell with a generic name ("cell"; their free beds are then public too).
     hsds_confidential: Literal["omit", "cell"] = "omit"
 
-    @field_validator("database_url")
+    @field_validator("migration_database_url", mode="before")
     @classmethod
-    def _use_psycopg3(cls, url: str) -> str:
+    def _empty_is_unset(cls, url: str | None) -> str | None:
+        return url or None
+
+    @field_validator("database_url", "migration_database_url")
+    @classmethod
+    def _use_psycopg3(cls, url: str | None) -> str | None:
         # Accept the plain URL operators copy from their PostgreSQL setup.
+        if url is None:
+            return None
         for prefix in ("postgresql://", "postgres://"):
             if url.startswith(prefix):
                 return "postgresql+psycopg://" + url[len(prefix) :]
@@ -69,6 +80,11 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.siao_timezone)
+
+    @property
+    def owner_database_url(self) -> str:
+        """Where migrations run: the schema owner, or the service's own role."""
+        return self.migration_database_url or self.database_url
 
     @property
     def is_sqlite(self) -> bool:

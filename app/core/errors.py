@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -45,9 +46,13 @@ class ProblemError(Exception):
         type_: str | None = None,
         errors: list[dict[str, Any]] | None = None,
         headers: dict[str, str] | None = None,
+        refused: object | None = None,
         **extra: Any,
     ) -> None:
         super().__init__(detail)
+        # The principal refused (a 403, or a 404 hiding another shelter's object): the
+        # handler audits the attempt, in its own transaction since the request's rolls back.
+        self.refused = refused
         self.status = status
         self.detail = detail
         self.title = title or _TITLES.get(status, "Error")
@@ -93,6 +98,30 @@ def not_found(what: str = "resource") -> ProblemError:
     return ProblemError(404, f"No such {what}.")
 
 
+def forbidden(detail: str, principal: object) -> ProblemError:
+    """403 for this principal's role; the attempt is audited."""
+    return ProblemError(403, detail, title="Forbidden", refused=principal)
+
+
+def hidden(what: str, principal: object) -> ProblemError:
+    """404 for an object outside a shelter token's shelter: it looks like any unknown id to
+    the caller (the contract), and is audited as a refused attempt."""
+    return ProblemError(404, f"No such {what}.", refused=principal)
+
+
+async def _audit_refusal(request: Request, exc: ProblemError) -> None:
+    from app.audit.service import record_refusal  # the audit module imports this one
+
+    route = getattr(request.scope.get("route"), "path", request.url.path)
+    params = dict(request.path_params)
+    try:
+        await anyio.to_thread.run_sync(
+            record_refusal, exc.refused, exc.status, request.method, route, params
+        )
+    except Exception:  # the refusal is still answered; the failure is for the logs
+        log.exception("refusal_not_audited", path=route)
+
+
 def validation_problem(errors: list[dict[str, Any]], detail: str | None = None) -> ProblemError:
     """A 422 naming every bad field: ``errors=[{"loc": [...], "msg": "..."}]``."""
     if detail is None:
@@ -116,7 +145,9 @@ def _field_error(err: Any) -> dict[str, Any]:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
-    async def _problem(_: Request, exc: ProblemError) -> JSONResponse:
+    async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
+        if exc.refused is not None:
+            await _audit_refusal(request, exc)
         return problem_response(
             exc.status,
             exc.detail,

@@ -5,13 +5,13 @@ from __future__ import annotations
 from alembic import command
 from alembic.config import Config
 
-from app.core.config import get_settings
+from app.core.config import Settings, get_settings
 from app.core.paths import ALEMBIC_INI
 
 
 def alembic_config(database_url: str | None = None) -> Config:
     cfg = Config(str(ALEMBIC_INI))
-    cfg.attributes["database_url"] = database_url or get_settings().database_url
+    cfg.attributes["database_url"] = database_url or get_settings().owner_database_url
     # Keep the application's own logging configuration.
     cfg.attributes["configure_logger"] = False
     return cfg
@@ -19,3 +19,30 @@ def alembic_config(database_url: str | None = None) -> Config:
 
 def upgrade_to_head(database_url: str | None = None) -> None:
     command.upgrade(alembic_config(database_url), "head")
+
+
+def migrate(settings: Settings | None = None) -> list[str]:
+    """Upgrade as the schema owner, then set the service role's privileges (PostgreSQL).
+
+    Returns lines for the operator: what still leaves the audit log unprotected.
+    """
+    from app.core.db import make_engine
+    from app.core.roles import grant_service_role, url_user
+
+    settings = settings or get_settings()
+    owner_url = settings.owner_database_url
+    upgrade_to_head(owner_url)
+    if settings.is_sqlite:
+        return []
+    service_role = url_user(settings.database_url)
+    if service_role is None or service_role == url_user(owner_url):
+        return [
+            "the service connects as the schema owner: only triggers protect the audit log "
+            "(set MIGRATION_DATABASE_URL, README: Production)"
+        ]
+    engine = make_engine(owner_url, pool_size=1)
+    try:
+        with engine.begin() as conn:
+            return grant_service_role(conn, service_role)
+    finally:
+        engine.dispose()

@@ -10,11 +10,12 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from app.audit.service import record
 from app.auth.dependencies import OperatorDep, Principal, require_roles
 from app.auth.models import Role
 from app.core.config import get_settings
 from app.core.deps import SessionDep
-from app.core.errors import not_found
+from app.core.errors import hidden, not_found
 from app.core.http import not_modified
 from app.core.idempotency import IdempotencyKeyHeader, run_idempotent
 from app.core.inputs import Offset
@@ -128,6 +129,10 @@ def list_placements(
             .offset(offset)
         )
     )
+    if principal.role is Role.shelter and rows:
+        ids = [p.id for p in rows]
+        detail = {"shelter_id": principal.shelter_id, "ids": ids}
+        record(session, principal, "placement.list", "placement", None, detail)
     return PlacementPage(
         items=_render(session, principal, rows),
         total=int(total),
@@ -148,9 +153,15 @@ def get_placement(
     p = session.scalars(
         select(Placement).where(Placement.id == placement_id).options(selectinload(Placement.rooms))
     ).one_or_none()
-    if p is None or not service.visible(principal, p):
+    if p is None:
         raise not_found("placement")
+    if not service.visible(principal, p):
+        raise hidden("placement", principal)
     cached = not_modified(request, service.placement_etag(p))
+    if principal.role is Role.shelter:  # its staff read the household coming to them
+        status = 200 if cached is None else 304
+        detail = {"shelter_id": p.shelter_id, "status": status}
+        record(session, principal, "placement.read", "placement", p.id, detail)
     if cached is not None:
         return cached
     return _answer(session, principal, p)

@@ -30,7 +30,7 @@ from app.auth.dependencies import Principal
 from app.auth.models import Role
 from app.core.config import Settings
 from app.core.db import new_id, utcnow
-from app.core.errors import ProblemError, not_found, validation_problem
+from app.core.errors import ProblemError, forbidden, hidden, not_found, validation_problem
 from app.placements.models import ACTIVE_STATUSES, Placement, PlacementRoom, PlacementStatus
 from app.requests.models import PlacementRequest, RequestStatus
 from app.shelters.capacity import FreeRoom, free_rooms
@@ -230,10 +230,13 @@ def transition(
     """Apply one lifecycle step; 404 if not visible, 403 by role, 409 if the status forbids."""
     step = STEPS[step_name]
     placement = lock_placement(session, placement_id)
-    if placement is None or not visible(principal, placement):
+    if placement is None:
         raise not_found("placement")
+    if not visible(principal, placement):
+        raise hidden("placement", principal)
     if principal.role not in step.roles:
-        raise ProblemError(403, f"The {principal.role.value} role may not {step.name} a placement.")
+        role = principal.role.value
+        raise forbidden(f"The {role} role may not {step.name} a placement.", principal)
     if if_match is not None:
         current = placement_etag(placement)
         tags = {t.strip().removeprefix("W/") for t in if_match.split(",") if t.strip()}

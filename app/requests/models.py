@@ -28,7 +28,8 @@ class PlacementRequest(Base):
     __tablename__ = "placement_requests"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("req"))
-    reference: Mapped[str] = mapped_column(String(100), index=True)
+    # The SIAO's case number; null once purged (retention).
+    reference: Mapped[str | None] = mapped_column(String(100), index=True)
     status: Mapped[str] = mapped_column(String(20), default=RequestStatus.pending, index=True)
     priority: Mapped[int] = mapped_column(Integer)
     waiting_since: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

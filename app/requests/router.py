@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from app.audit.service import record
 from app.auth.dependencies import OperatorDep
 from app.core.deps import SessionDep
 from app.core.http import make_etag, not_modified, require_if_match
@@ -18,6 +19,10 @@ from app.requests.models import RequestStatus
 from app.requests.schemas import RequestCreate, RequestOut, RequestPage
 
 router = APIRouter(tags=["requests"], responses=PROBLEM_RESPONSES)
+
+
+def _answered(cached: Response | None) -> dict[str, int]:
+    return {"status": 200 if cached is None else 304}
 
 
 @router.post(
@@ -65,6 +70,8 @@ def list_requests(
     rows, total = service.list_requests(
         session, statuses=status, reference=reference, limit=limit, offset=offset
     )
+    if rows:  # origins, safety zones and keep-apart partners were read
+        record(session, principal, "request.list", "request", None, {"ids": [r.id for r in rows]})
     return RequestPage(
         items=[service.request_out(r) for r in rows], total=total, limit=limit, offset=offset
     )
@@ -86,6 +93,8 @@ def get_request(
     req = service.get_request(session, request_id)
     etag = make_etag(req.id, req.version)
     cached = not_modified(request, etag)
+    # Its origin, safety zones and keep-apart partners; a 304 confirms the copy held.
+    record(session, principal, "request.read", "request", req.id, _answered(cached))
     if cached is not None:
         return cached
     response.headers["ETag"] = etag

@@ -83,7 +83,7 @@ class RequestCreate(_In):
 
 class RequestOut(BaseModel):
     id: str
-    reference: str
+    reference: str | None = Field(description="null once the request's detail is purged")
     status: RequestStatus
     priority: int
     waiting_since: datetime

@@ -205,13 +205,7 @@ def cancel_request(session: Session, principal: Principal, req: PlacementRequest
     req.closed_at = now
     req.version += 1
     session.flush()
-    record(session, principal, "request.cancel", "request", req.id, {"placements": released})
-    for placement_id in released:
-        record(
-            session,
-            principal,
-            "placement.decline",
-            "placement",
-            placement_id,
-            {"reason": "request cancelled"},
-        )
+    # A count, not the placements' ids: no audit event joins a request to a placement (and
+    # so to a shelter); once retention deletes the placement nothing does (README: Privacy).
+    detail = {"placements_declined": len(released)}
+    record(session, principal, "request.cancel", "request", req.id, detail)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Request, Response
 from fastapi.responses import JSONResponse
 
+from app.audit.service import record
 from app.auth.dependencies import AdminDep, PrincipalDep, ReaderDep
 from app.core.db import utcnow
 from app.core.deps import SessionDep
@@ -91,6 +92,10 @@ def get_shelter(
     etag = _etag(shelter)
     cached = not_modified(request, etag)
     if cached is not None:
+        # A 304 to a confidential read confirms the copy held: audited as the read was.
+        if shelter.confidential and principal.may_see_shelter_internals(shelter.id):
+            detail = {"status": 304}
+            record(session, principal, "shelter.confidential_read", "shelter", shelter.id, detail)
         return cached
     response.headers["ETag"] = etag
     return service.shelter_out(session, principal, shelter)

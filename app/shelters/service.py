@@ -14,7 +14,7 @@ from app.audit.service import record
 from app.auth.dependencies import Principal
 from app.auth.models import Role
 from app.core.db import utcnow
-from app.core.errors import ProblemError, not_found, validation_problem
+from app.core.errors import ProblemError, forbidden, hidden, not_found, validation_problem
 from app.shelters.capacity import free_room, free_rooms, held_beds_by_room
 from app.shelters.models import Room, Shelter
 from app.shelters.schemas import (
@@ -117,7 +117,7 @@ def get_visible_shelter(
     same ``If-Match`` are checked one after the other and the second gets its 412.
     """
     if principal.role is Role.shelter and principal.shelter_id != shelter_id:
-        raise not_found("shelter")
+        raise hidden("shelter", principal)
     shelter = session.get(Shelter, shelter_id, with_for_update=for_update or None)
     if shelter is None:
         raise not_found("shelter")
@@ -128,8 +128,10 @@ def get_visible_room(
     session: Session, principal: Principal, room_id: str, *, for_update: bool = False
 ) -> Room:
     room = session.get(Room, room_id, with_for_update=for_update or None)
-    if room is None or (principal.role is Role.shelter and principal.shelter_id != room.shelter_id):
+    if room is None:
         raise not_found("room")
+    if principal.role is Role.shelter and principal.shelter_id != room.shelter_id:
+        raise hidden("room", principal)
     return room
 
 
@@ -139,7 +141,7 @@ def require_shelter_writer(principal: Principal, shelter_id: str) -> None:
         return
     if principal.role is Role.shelter and principal.shelter_id == shelter_id:
         return
-    raise ProblemError(403, f"The {principal.role.value} role may not change a shelter's rooms.")
+    raise forbidden(f"The {principal.role.value} role may not change a shelter's rooms.", principal)
 
 
 # --- shelters -------------------------------------------------------------------------------
@@ -201,18 +203,18 @@ def update_shelter(
 ) -> Shelter:
     changes = data.model_dump(mode="json", exclude_unset=True)
     if principal.role is Role.shelter:
-        forbidden = sorted(set(changes) - SHELTER_EDITABLE)
-        if forbidden:
-            raise ProblemError(
-                403,
+        refused = sorted(set(changes) - SHELTER_EDITABLE)
+        if refused:
+            raise forbidden(
                 "A shelter's staff may change only "
                 + ", ".join(sorted(SHELTER_EDITABLE))
                 + "; ask the SIAO's administrator for "
-                + ", ".join(forbidden)
+                + ", ".join(refused)
                 + ".",
+                principal,
             )
     elif not principal.is_admin:
-        raise ProblemError(403, f"The {principal.role.value} role may not change a shelter.")
+        raise forbidden(f"The {principal.role.value} role may not change a shelter.", principal)
     errors = [
         {"loc": [name], "msg": "may not be null"}
         for name, value in changes.items()

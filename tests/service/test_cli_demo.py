@@ -35,6 +35,14 @@ def test_token_create_prints_a_working_token(client: Any, migrated_database: str
     me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
     assert me.status_code == 200 and me.json()["role"] == "operator"
     assert me.json()["name"] == "desk"
+    # Audited, as a token made through the API is (no actor but the command line).
+    from app.audit.models import AuditEvent
+    from app.core.db import get_sessionmaker
+
+    with get_sessionmaker()() as s:
+        (created,) = s.scalars(select(AuditEvent).where(AuditEvent.action == "token.create"))
+    assert created.object_id == me.json()["token_id"]
+    assert created.detail == {"role": "operator", "shelter_id": None, "via": "command line"}
 
 
 def test_bad_arguments_exit_2_with_one_line(db: None, migrated_database: str) -> None:

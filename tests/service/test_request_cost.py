@@ -31,13 +31,14 @@ def statements(client: Any) -> Iterator[list[str]]:
     event.remove(get_engine(), "before_cursor_execute", _count)
 
 
-def test_post_request_is_five_statements(client: Any, operator: Any, statements: list) -> None:
+def test_post_request_is_six_statements(client: Any, operator: Any, statements: list) -> None:
     headers = {**operator, "Idempotency-Key": "cost-1"}
     statements.clear()
     r = client.post("/api/v1/requests", json=REQUEST, headers=headers)
     assert r.status_code == 201
-    # The token, the stored key (a retry?), the request, its audit row, the key claimed.
-    assert statements == ["SELECT", "SELECT", "INSERT", "INSERT", "INSERT"]
+    # The token, the stored key (a retry?), the request, the key claimed, at commit the
+    # audit chain's head (locked on PostgreSQL) and the audit row.
+    assert statements == ["SELECT", "SELECT", "INSERT", "INSERT", "SELECT", "INSERT"]
     statements.clear()
     replay = client.post("/api/v1/requests", json=REQUEST, headers=headers)
     assert replay.json() == r.json() and statements == ["SELECT", "SELECT"]
