@@ -11,7 +11,9 @@ from sqlalchemy.exc import DBAPIError
 
 from app.audit.models import AuditEvent
 from app.audit.service import record
+from app.core.config import Settings
 from app.core.db import get_engine, get_sessionmaker
+from app.core.migrate import SAME_ROLE, migrate
 from app.core.roles import service_role_warnings
 from tests.conftest import OWNER_ROLE, SERVICE_ROLE, DatabaseUrls
 
@@ -94,3 +96,11 @@ def test_migrate_names_what_leaves_the_log_unprotected(owner: Engine) -> None:
         assert service_role_warnings(conn, SERVICE_ROLE) == []
         assert "is a superuser" in " ".join(service_role_warnings(conn, "postgres"))
         assert "owner's rights" in " ".join(service_role_warnings(conn, OWNER_ROLE))
+
+
+def test_migrate_warns_only_when_the_service_is_the_owner(test_database: DatabaseUrls) -> None:
+    as_owner = Settings(database_url=test_database.owner_url, migration_database_url=None)
+    assert migrate(as_owner) == [SAME_ROLE]
+    # The owner migrated elsewhere (a release job): the service role's migrate is a no-op.
+    as_service = Settings(database_url=test_database.url, migration_database_url=None)
+    assert migrate(as_service) == []
