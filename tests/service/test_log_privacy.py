@@ -19,8 +19,9 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
+from tests.conftest import DatabaseUrls
 from tests.dashboard.test_browser import free_port, wait_until_up
 from tests.service.conftest import REQUEST, SHELTER
 
@@ -59,22 +60,23 @@ def server_log(migrated_database: str, db: None, tmp_path: Path) -> Iterator[tup
                 proc.wait()
 
 
-def _sabotage(on: bool) -> None:
+def _sabotage(on: bool, database: DatabaseUrls) -> None:
     """Unique indexes the service does not expect: a duplicate write becomes an unhandled
-    IntegrityError, whose database message names the duplicate value (PostgreSQL's DETAIL)."""
-    from app.core.db import get_engine
-
-    with get_engine().begin() as conn:
+    IntegrityError, whose database message names the duplicate value (PostgreSQL's DETAIL).
+    Made as the schema owner: the service's role may not change the schema."""
+    engine = create_engine(database.owner_url or database.url)
+    with engine.begin() as conn:
         for table, column in (("placement_requests", "reference"), ("shelters", "address")):
             name = f"ix_test_sabotage_{table}"
             if on:
                 conn.execute(text(f"CREATE UNIQUE INDEX {name} ON {table} ({column})"))
             else:
                 conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
+    engine.dispose()
 
 
 def test_no_token_reference_or_address_in_the_server_log(
-    server_log: tuple[str, Path], make_token: Callable[..., str]
+    server_log: tuple[str, Path], make_token: Callable[..., str], test_database: DatabaseUrls
 ) -> None:
     url, log_path = server_log
     admin_token, viewer_token = make_token("admin"), make_token("viewer")
@@ -95,12 +97,12 @@ def test_no_token_reference_or_address_in_the_server_log(
     bad_token = {"Authorization": f"Bearer {admin_token}x"}
     r = httpx.get(f"{url}/api/v1/requests?reference={REFERENCE}", headers=bad_token)
     assert r.status_code == 401
-    _sabotage(True)
+    _sabotage(True, test_database)
     try:
         assert call("POST", "/api/v1/requests", json=request).status_code == 500
         assert call("POST", "/api/v1/shelters", json=shelter).status_code == 500
     finally:
-        _sabotage(False)
+        _sabotage(False, test_database)
     time.sleep(0.5)  # the server's last lines reach the file
 
     log = log_path.read_text(errors="replace")
