@@ -379,7 +379,13 @@ def _write_plan(
     expires_at = hold_deadline(now, settings.hold_minutes)
     for a in assignments:
         req = locked.get(a.household)
-        if req is None or req.status != RequestStatus.pending:
+        # Amended during the solve (another composition): the plan was for another household.
+        read = built.requests.get(a.household)
+        if (
+            req is None
+            or req.status != RequestStatus.pending
+            or (read is not None and req.version != read.version)
+        ):
             result.skipped_request_changed += 1
             continue
         people = len(req.members or [])

@@ -10,13 +10,14 @@ from fastapi.responses import JSONResponse
 from app.audit.service import record
 from app.auth.dependencies import OperatorDep
 from app.core.deps import SessionDep
+from app.core.errors import ProblemError
 from app.core.http import make_etag, not_modified, require_if_match
 from app.core.idempotency import IdempotencyKeyHeader, run_idempotent
 from app.core.inputs import Offset
 from app.core.problems import PROBLEM_RESPONSES
 from app.requests import service
 from app.requests.models import RequestStatus
-from app.requests.schemas import RequestCreate, RequestOut, RequestPage
+from app.requests.schemas import RequestCreate, RequestOut, RequestPage, RequestUpdate
 
 router = APIRouter(tags=["requests"], responses=PROBLEM_RESPONSES)
 
@@ -98,6 +99,44 @@ def get_request(
     if cached is not None:
         return cached
     response.headers["ETag"] = etag
+    return service.request_out(req)
+
+
+@router.patch(
+    "/requests/{request_id}",
+    response_model=RequestOut,
+    summary="Amend a pending request, keeping its place in the queue (operator, admin)",
+    description=(
+        "Send only the fields that change (`needs`, `members`, `avoid`, …); a list sent "
+        "replaces the old one. `waiting_since` is kept, so the household keeps its place. "
+        "`If-Match` with the request's `ETag` is required: 428 without it, 412 when the "
+        "request changed since it was read (nothing changes). 409 unless the request is "
+        "pending. The whole household is checked again (422 naming each bad field). The "
+        "last run's reason is cleared: it was about the household as it was. Audited "
+        "(which fields changed, not their values)."
+    ),
+    responses={
+        409: {"description": "The request is not pending"},
+        412: {"description": "The request changed since it was read"},
+        428: {"description": "`If-Match` is missing"},
+    },
+)
+def amend_request(
+    request_id: str,
+    data: RequestUpdate,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: OperatorDep,
+) -> RequestOut:
+    if request.headers.get("if-match") is None:
+        raise ProblemError(
+            428, "Send the request's ETag in If-Match, so that no one else's change is lost."
+        )
+    req = service.get_request(session, request_id, for_update=True)
+    require_if_match(request, make_etag(req.id, req.version))
+    service.amend_request(session, principal, req, data)
+    response.headers["ETag"] = make_etag(req.id, req.version)
     return service.request_out(req)
 
 

@@ -81,6 +81,31 @@ class RequestCreate(_In):
     )
 
 
+class RequestUpdate(_In):
+    """An amendment of a pending request: only the fields sent change.
+
+    A field sent as ``null`` is refused (422), except ``max_km`` where null means no limit;
+    hence the non-optional types with a ``None`` default (pydantic does not validate defaults).
+    ``waiting_since`` cannot be sent: the household keeps its place in the queue.
+    """
+
+    reference: Annotated[
+        str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/#-]*$")
+    ] = Field(None, description="The SIAO's own case number (never a name)")
+    priority: Annotated[int, Field(ge=1, le=4)] = Field(
+        None, description="1 can wait … 4 immediate danger"
+    )
+    origin: Point = None
+    max_km: Km | None = Field(None, description="Furthest acceptable shelter; null: no limit")
+    members: Annotated[list[Member], Field(min_length=1, max_length=30)] = None
+    needs: Needs = None
+    avoid: Annotated[list[AvoidZone], Field(max_length=20)] = None
+    excluded_shelters: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=40)]], Field(max_length=200)
+    ] = None
+    keep_apart: Annotated[list[KeepApart], Field(max_length=20)] = None
+
+
 class RequestOut(BaseModel):
     id: str
     reference: str | None = Field(description="null once the request's detail is purged")

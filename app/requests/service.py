@@ -15,7 +15,7 @@ from app.core.config import get_settings
 from app.core.db import utcnow
 from app.core.errors import ProblemError, not_found, validation_problem
 from app.requests.models import OPEN_STATUSES, PlacementRequest, RequestStatus
-from app.requests.schemas import RequestCreate, RequestOut
+from app.requests.schemas import RequestCreate, RequestOut, RequestUpdate
 from app.shelters.models import Shelter
 
 # A clock a few minutes ahead on the operator's PC must not make a request invalid.
@@ -112,6 +112,61 @@ def create_request(session: Session, principal: Principal, data: RequestCreate) 
         {"priority": req.priority, "people": len(req.members)},
     )
     return req
+
+
+# What an amendment may change; everything else (status, waiting_since, …) stays as it is.
+AMENDABLE = (
+    "reference",
+    "priority",
+    "origin",
+    "max_km",
+    "members",
+    "needs",
+    "avoid",
+    "excluded_shelters",
+    "keep_apart",
+)
+
+
+def _as_create(req: PlacementRequest) -> dict[str, Any]:
+    """The request as a creation body, to validate an amendment against the whole household."""
+    out = request_out(req)
+    return out.model_dump(mode="json", include=set(AMENDABLE))
+
+
+def amend_request(
+    session: Session, principal: Principal, req: PlacementRequest, data: RequestUpdate
+) -> None:
+    """Change a pending request in place: same id, same ``waiting_since``, version + 1."""
+    if req.status != RequestStatus.pending.value:
+        raise ProblemError(
+            409,
+            f"A request that is {req.status} cannot be amended (only pending ones): "
+            "decline its proposal first, or cancel it and enter a new one.",
+        )
+    changed = sorted(data.model_fields_set & set(AMENDABLE))
+    merged = RequestCreate.model_validate(
+        {**_as_create(req), **data.model_dump(mode="json", include=set(changed))}
+    )
+    self_refs = [
+        {"loc": ["keep_apart", j, "request_id"], "msg": "a household cannot be kept apart "
+         "from itself"}
+        for j, k in enumerate(merged.keep_apart)
+        if k.request_id == req.id
+    ]  # fmt: skip
+    if self_refs:
+        raise validation_problem(self_refs)
+    check_request(session, merged)
+    fresh = new_request(merged, waiting_since=req.waiting_since, created_by=req.created_by)
+    for name in ("reference", "priority", "origin_lat", "origin_lon", "max_km", "members",
+                 "needs", "avoid", "excluded_shelters", "keep_apart"):  # fmt: skip
+        setattr(req, name, getattr(fresh, name))
+    # The last run's reason was about the household as it was.
+    req.unplaced_code = req.unplaced_detail = None
+    req.version += 1
+    session.flush()
+    # Which fields changed, never their values (composition and zones are sensitive).
+    record(session, principal, "request.amend", "request", req.id, {"fields": changed})
 
 
 def request_out(req: PlacementRequest) -> RequestOut:

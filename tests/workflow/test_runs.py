@@ -313,3 +313,34 @@ def test_openapi_documents_the_workflow(client) -> None:
     assert {"placement_id", "request_id", "shelter_id", "room_ids", "km", "expires_at"} <= set(
         proposal
     )
+
+
+def test_request_amended_during_the_solve_is_not_proposed(client, session, auth, monkeypatch):
+    """The plan was for the household as it was read: after an amendment it is skipped."""
+    import allocation
+    from app.allocations import service
+
+    make_shelter(session, rooms=[{"beds": 2}])
+    req = make_request(session, members=[(30, "F")])
+    session.commit()
+    real_solve = allocation.solve
+    operator = auth("operator")
+
+    def solve_then_amend(problem):
+        plan = real_solve(problem)
+        members = [{"age": 30, "sex": "F"}, {"age": 8, "sex": "M"}, {"age": 5, "sex": "M"}]
+        r = client.patch(
+            f"/api/v1/requests/{req.id}",
+            json={"members": members},
+            headers={**operator, "If-Match": f'"{req.id}-1"'},
+        )
+        assert r.status_code == 200, r.text
+        return plan
+
+    monkeypatch.setattr(service.allocation, "solve", solve_then_amend)
+    run = client.post("/api/v1/allocations", headers=operator).json()
+    assert run["proposals"] == []
+    assert run["stats"]["skipped_request_changed"] == 1
+    session.expire_all()
+    got = session.get(PlacementRequest, req.id)
+    assert got.status == "pending" and len(got.members) == 3
