@@ -28,6 +28,7 @@ from app.dashboard.router import router as dashboard_router
 from app.opendata.router import router as opendata_router
 from app.placements.router import router as placements_router
 from app.requests.router import router as requests_router
+from app.screens.router import router as screens_router
 from app.shelters.router import router as shelters_router
 
 API_PREFIX = "/api/v1"
@@ -101,6 +102,7 @@ def create_app() -> FastAPI:
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(dashboard_router)
+    app.include_router(screens_router)
     return app
 
 
