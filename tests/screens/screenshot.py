@@ -4,7 +4,8 @@
 
 A throwaway SQLite database, a uvicorn subprocess on a free port, one allocation run, one
 proposal into the demo's Valenciennes centre accepted (so that the shelter sees a household
-on its way), then headless Chromium: the console at 1366×1400, the shelter's screen as a 360×800 phone shows it.
+on its way), then headless Chromium: the console at 1366×1400, the shelter's screen as a
+360×800 phone shows it.
 """
 
 from __future__ import annotations
