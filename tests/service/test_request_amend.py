@@ -9,9 +9,14 @@ from sqlalchemy import select
 from tests.service.conftest import REQUEST
 
 
+def _etag(client: Any, headers: dict[str, str], req: dict[str, Any]) -> str:
+    return client.get(f"/api/v1/requests/{req['id']}", headers=headers).headers["etag"]
+
+
 def _patch(client: Any, headers: dict[str, str], req: dict[str, Any], body: dict[str, Any],
            etag: str | None = None) -> Any:  # fmt: skip
-    tag = etag if etag is not None else f'"{req["id"]}-{req["version"]}"'
+    """PATCH with the request's current ETag (as a client reads it), or the one given."""
+    tag = etag if etag is not None else _etag(client, headers, req)
     return client.patch(
         f"/api/v1/requests/{req['id']}", json=body, headers={**headers, "If-Match": tag}
     )
@@ -31,7 +36,7 @@ def test_amend_keeps_the_place_in_the_queue(client: Any, operator: Any, new_requ
     got = r.json()
     assert got["id"] == first["id"] and got["waiting_since"] == first["waiting_since"]
     assert got["version"] == first["version"] + 1
-    assert r.headers["etag"] == f'"{first["id"]}-{got["version"]}"'
+    assert r.headers["etag"] == _etag(client, operator, first)
     assert len(got["members"]) == 3 and got["needs"]["dv_specialised"] is True
     assert got["avoid"] == [{"lat": 50.35, "lon": 3.52, "km": 10.0}] and got["max_km"] is None
     # Fields not sent are left alone.
@@ -44,10 +49,11 @@ def test_stale_or_missing_if_match_changes_nothing(
     client: Any, operator: Any, new_request: Any
 ) -> None:
     req = new_request()
+    first_read = _etag(client, operator, req)
     assert _patch(client, operator, req, {"priority": 4}).status_code == 200
-    stale = _patch(client, operator, req, {"priority": 1})  # still holds version 1
+    stale = _patch(client, operator, req, {"priority": 1}, etag=first_read)
     assert stale.status_code == 412
-    assert stale.headers["etag"] == f'"{req["id"]}-2"'
+    assert stale.headers["etag"] == _etag(client, operator, req) != first_read
     missing = client.patch(
         f"/api/v1/requests/{req['id']}", json={"priority": 1}, headers=operator
     )
@@ -94,8 +100,9 @@ def test_amend_is_for_operators_and_is_audited(
     from app.core.db import get_sessionmaker
 
     req = new_request()
+    etag = _etag(client, operator, req)
     for headers in (auth("viewer"), auth("shelter", new_shelter()["id"])):
-        assert _patch(client, headers, req, {"priority": 4}).status_code == 403
+        assert _patch(client, headers, req, {"priority": 4}, etag=etag).status_code == 403
     assert _patch(client, operator, req, {"needs": {"pets": True}}).status_code == 200
     with get_sessionmaker()() as s:
         events = list(s.scalars(select(AuditEvent).where(AuditEvent.object_id == req["id"])))

@@ -325,6 +325,7 @@ def test_request_amended_during_the_solve_is_not_proposed(client, session, auth,
     session.commit()
     real_solve = allocation.solve
     operator = auth("operator")
+    etag = client.get(f"/api/v1/requests/{req.id}", headers=operator).headers["etag"]
 
     def solve_then_amend(problem):
         plan = real_solve(problem)
@@ -332,7 +333,7 @@ def test_request_amended_during_the_solve_is_not_proposed(client, session, auth,
         r = client.patch(
             f"/api/v1/requests/{req.id}",
             json={"members": members},
-            headers={**operator, "If-Match": f'"{req.id}-1"'},
+            headers={**operator, "If-Match": etag},
         )
         assert r.status_code == 200, r.text
         return plan

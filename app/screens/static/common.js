@@ -240,7 +240,12 @@
   async function signIn() {
     var resp = await api("GET", "/api/v1/me");
     if (resp.status === 0) return; // offline: the banner says so; retried when back
-    if (!resp.ok) return;
+    if (resp.status === 401) return; // api() has already asked for another token
+    if (!resp.ok) { // the server is up but failing (503…): say so, keep the token, retry
+      notice(problemText(resp), "error");
+      setTimeout(signIn, 5000);
+      return;
+    }
     var me = resp.data;
     if (state.roles.indexOf(me.role) < 0) {
       signedOut(t("wrong_role", { role: me.role }));
