@@ -140,10 +140,10 @@ def fill_member(page: Any, age: int, sex_key: str) -> None:
 
 
 def map_click(page: Any, fx: float, fy: float) -> None:
+    # A locator click: re-resolved and retried if a refresh redraws the map meanwhile.
     svg = page.get_by_test_id("request-map").locator("svg")
-    svg.scroll_into_view_if_needed()
-    box = svg.bounding_box()
-    page.mouse.click(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
+    width, height = svg.evaluate("e => [e.clientWidth, e.clientHeight]")
+    svg.click(position={"x": width * fx, "y": height * fy})
 
 
 def test_operator_enters_a_mother_with_three_children_and_accepts_a_proposal(
