@@ -317,18 +317,17 @@ def test_openapi_documents_the_workflow(client) -> None:
 
 def test_request_amended_during_the_solve_is_not_proposed(client, session, auth, monkeypatch):
     """The plan was for the household as it was read: after an amendment it is skipped."""
-    import allocation
     from app.allocations import service
 
     make_shelter(session, rooms=[{"beds": 2}])
     req = make_request(session, members=[(30, "F")])
     session.commit()
-    real_solve = allocation.solve
+    real_solve = service._solve_bounded
     operator = auth("operator")
     etag = client.get(f"/api/v1/requests/{req.id}", headers=operator).headers["etag"]
 
-    def solve_then_amend(problem):
-        plan = real_solve(problem)
+    def solve_then_amend(*args):
+        plan = real_solve(*args)
         members = [{"age": 30, "sex": "F"}, {"age": 8, "sex": "M"}, {"age": 5, "sex": "M"}]
         r = client.patch(
             f"/api/v1/requests/{req.id}",
@@ -338,7 +337,7 @@ def test_request_amended_during_the_solve_is_not_proposed(client, session, auth,
         assert r.status_code == 200, r.text
         return plan
 
-    monkeypatch.setattr(service.allocation, "solve", solve_then_amend)
+    monkeypatch.setattr(service, "_solve_bounded", solve_then_amend)
     run = client.post("/api/v1/allocations", headers=operator).json()
     assert run["proposals"] == []
     assert run["stats"]["skipped_request_changed"] == 1
