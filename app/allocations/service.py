@@ -48,6 +48,8 @@ from app.audit.service import record
 from app.auth.dependencies import Principal
 from app.core.config import Settings
 from app.core.db import get_sessionmaker, utcnow
+from app.core.http import version_etag
+from app.core.locks import lock_requests, lock_run, lock_shelters_to_place
 from app.placements.models import Placement, PlacementRoom
 from app.placements.service import create_placement, expire_holds, hold_deadline
 from app.requests.models import PlacementRequest, RequestStatus
@@ -344,30 +346,18 @@ def _write_plan(
     placed_ids = [a.household for a in assignments]
     partners = {rid: built.partners.get(rid, {}) for rid in placed_ids}
     partner_ids = {p for ps in partners.values() for p in ps}
-    # Requests first, then rooms, always in id order: every writer locks in the same order.
-    # The unplaced too: their reasons are written below.
+    # The lock order of every writer (app.core.locks): requests (the unplaced too: their
+    # reasons are written below), then the shelters and rooms proposed, then this run.
     unplaced_ids = {u.household for u in plan.unplaced} | set(built.left_out)
-    lock_ids = sorted(set(placed_ids) | partner_ids | unplaced_ids)
-    locked = (
-        {
-            r.id: r
-            for r in session.scalars(
-                select(PlacementRequest)
-                .where(PlacementRequest.id.in_(lock_ids))
-                .order_by(PlacementRequest.id)
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            )
-        }
-        if lock_ids
-        else {}
-    )
+    locked = lock_requests(session, set(placed_ids) | partner_ids | unplaced_ids)
     shelter_ids = sorted({a.shelter for a in assignments})
+    lock_shelters_to_place(session, shelter_ids)
     free = (
         {r.room_id: r for r in free_rooms(session, shelter_ids, for_update=True)}
         if shelter_ids
         else {}
     )
+    lock_run(session, run.id)
     live_partner_at: dict[str, str] = {}
     if partner_ids:
         live_partner_at = live_placement_shelters(session, partner_ids)
@@ -461,6 +451,8 @@ def _write_plan(
                 unplaced_code=bindparam("code"),
                 unplaced_detail=bindparam("detail"),
                 last_allocation_id=run.id,
+                # A visible change: the request's ETag must move (If-None-Match, If-Match).
+                version=table.c.version + 1,
             ),
             [
                 {"rid": u["request_id"], "code": u["code"], "detail": u["detail"][:1000]}
@@ -745,7 +737,7 @@ def forget_latest() -> None:
 
 
 def run_etag(run_id: str, version: int) -> str:
-    return f'"{run_id}-v{version}"'
+    return version_etag(run_id, version)
 
 
 def run_document(session: Session, run: AllocationRun, audience: Audience) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from app.auth.dependencies import Principal
 from app.core.db import utcnow
 from app.core.errors import AnswerInstead, ProblemError
-from app.core.http import make_etag
+from app.core.http import version_etag
 from app.core.idempotency_models import IdempotencyRecord
 
 MAX_KEY_LENGTH = 200
@@ -83,7 +83,7 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> JSONResponse:
 def _response(status: int, body: Any, *, replayed: bool = False) -> JSONResponse:
     headers: dict[str, str] = {}
     if isinstance(body, dict) and "id" in body and "version" in body:
-        headers["ETag"] = make_etag(body["id"], body["version"])
+        headers["ETag"] = version_etag(body["id"], body["version"])
     if replayed:
         headers["Idempotent-Replayed"] = "true"
     return JSONResponse(body, status_code=status, headers=headers)

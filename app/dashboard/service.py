@@ -21,6 +21,7 @@ from allocation.rules import CRIB_AGE
 from app.allocations.models import AllocationRun
 from app.allocations.schemas import Audience, unplaced_reason
 from app.core.config import Settings
+from app.core.http import version_etag
 from app.dashboard import schemas as s
 from app.placements.models import Placement, PlacementRoom, PlacementStatus
 from app.requests.models import PlacementRequest, RequestStatus
@@ -117,7 +118,7 @@ def summary_etag(
         audience,  # each audience reads its own document
     ]
     digest = hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:24]
-    return f'"dash-{digest}"'
+    return version_etag("dashboard", digest)
 
 
 # --- the document -----------------------------------------------------------------------

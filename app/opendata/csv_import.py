@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.service import record
 from app.auth.dependencies import Principal
+from app.core.locks import lock_rooms, lock_shelters_for_change
 from app.shelters.capacity import held_beds_by_room
 from app.shelters.models import Room, Shelter
 from app.shelters.schemas import RoomCreate, ShelterCreate
@@ -290,12 +291,7 @@ def _apply_shelters(
     session: Session, shelters: dict[str, tuple[int, ShelterCreate]], counts: ImportCounts
 ) -> None:
     ids = sorted(shelters)
-    current = {
-        s.id: s
-        for s in session.scalars(
-            select(Shelter).where(Shelter.id.in_(ids)).order_by(Shelter.id).with_for_update()
-        )
-    }
+    current = lock_shelters_for_change(session, ids)  # the lock order of app.core.locks
     for shelter_id in ids:
         data = shelters[shelter_id][1].model_dump(mode="json")
         shelter = current.get(shelter_id)
@@ -316,12 +312,7 @@ def _apply_rooms(
     parsed: _Parsed,
 ) -> None:
     shelter_ids = sorted({shelter_id for _, shelter_id, _ in rooms})
-    current = {
-        (r.shelter_id, r.label): r
-        for r in session.scalars(
-            select(Room).where(Room.shelter_id.in_(shelter_ids)).order_by(Room.id).with_for_update()
-        )
-    }
+    current = {(r.shelter_id, r.label): r for r in lock_rooms(session, shelter_ids=shelter_ids)}
     held = held_beds_by_room(session, [r.id for r in current.values()]) if current else {}
     for line, shelter_id, model in rooms:
         data = model.model_dump(exclude={"out_of_service", "occupied_beds"})

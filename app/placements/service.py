@@ -18,12 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 import allocation
 from allocation.geo import haversine_km
 from allocation.rules import km_for_plan
-from app.allocations.models import AllocationRun
 from app.allocations.problem import build_problem
 from app.audit.service import record
 from app.auth.dependencies import Principal
@@ -31,6 +30,8 @@ from app.auth.models import Role
 from app.core.config import Settings
 from app.core.db import new_id, utcnow
 from app.core.errors import ProblemError, forbidden, hidden, not_found, validation_problem
+from app.core.http import if_match_problem, version_etag
+from app.core.locks import lock_placements, lock_requests, lock_shelters_to_place, touch_runs
 from app.placements.models import ACTIVE_STATUSES, Placement, PlacementRoom, PlacementStatus
 from app.requests.models import PlacementRequest, RequestStatus
 from app.shelters.capacity import FreeRoom, free_rooms
@@ -67,7 +68,7 @@ _PAST = {"accept": "accepted", "decline": "declined", "arrive": "marked arrived"
 
 
 def placement_etag(placement: Placement) -> str:
-    return f'"{placement.id}-v{placement.version}"'
+    return version_etag(placement.id, placement.version)
 
 
 def beds_for(room: FreeRoom, people: int) -> int:
@@ -76,17 +77,9 @@ def beds_for(room: FreeRoom, people: int) -> int:
 
 
 def bump_run_version(session: Session, allocation_id: str | None) -> None:
-    """The dashboard's ETag of a run changes when one of its placements changes status."""
-    if allocation_id is not None:
-        # Lazy import: the allocations service imports this module.
-        from app.allocations.service import forget_latest
-
-        forget_latest()
-        session.execute(
-            update(AllocationRun)
-            .where(AllocationRun.id == allocation_id)
-            .values(version=AllocationRun.version + 1)
-        )
+    """The dashboard's ETag of a run changes when one of its placements changes status
+    (applied at commit, in the lock order: ``app.core.locks.touch_runs``)."""
+    touch_runs(session, [allocation_id])
 
 
 def create_placement(
@@ -196,22 +189,13 @@ def release_live_placements(session: Session, request_id: str, reason: str) -> l
 
 
 def lock_placement(session: Session, placement_id: str) -> Placement | None:
-    """Lock a placement for a transition: its request's row first, then the placement's.
-
-    Every writer locks a request before its placements (cancel, runs, manual placement,
-    expiry do too), so two writers never wait on each other in a cycle.
-    """
+    """Lock a placement for a transition: its request's row first, then the placement's
+    (steps 1 and 2 of the lock order, ``app.core.locks``)."""
     request_id = session.scalar(select(Placement.request_id).where(Placement.id == placement_id))
     if request_id is None:
         return None
-    _lock_requests(session, [request_id])
-    return session.scalars(
-        select(Placement)
-        .where(Placement.id == placement_id)
-        .options(selectinload(Placement.rooms))
-        .with_for_update(of=Placement)
-        .execution_options(populate_existing=True)
-    ).one_or_none()
+    lock_requests(session, [request_id])
+    return lock_placements(session, [placement_id]).get(placement_id)
 
 
 def visible(principal: Principal, placement: Placement) -> bool:
@@ -237,15 +221,7 @@ def transition(
     if principal.role not in step.roles:
         role = principal.role.value
         raise forbidden(f"The {role} role may not {step.name} a placement.", principal)
-    if if_match is not None:
-        current = placement_etag(placement)
-        tags = {t.strip().removeprefix("W/") for t in if_match.split(",") if t.strip()}
-        if "*" not in tags and current not in tags:
-            raise ProblemError(
-                412,
-                "This placement changed since you read it; read it again and retry.",
-                headers={"ETag": current},
-            )
+    if_match_problem(if_match, placement_etag(placement), required=False)
     if placement.status not in step.allowed_from:
         allowed = " or ".join(s.value for s in step.allowed_from)
         raise ProblemError(
@@ -312,41 +288,38 @@ def _set_request_status(session: Session, request_id: str, status: RequestStatus
     req.version += 1
 
 
-def expire_holds(session: Session, now: datetime | None = None) -> int:
+def expire_holds(
+    session: Session,
+    now: datetime | None = None,
+    *,
+    room_ids: Iterable[str] | None = None,
+    shelter_ids: Iterable[str] | None = None,
+) -> int:
     """Proposed placements past ``expires_at`` → ``expired``; beds freed, request pending.
 
-    Locks each request then its placement (the order every writer uses), skipping any that
-    another transaction holds: that one decides their fate, or the next pass expires them.
+    All of them, or those holding one of ``room_ids`` or in one of ``shelter_ids`` (what a
+    writer is about to judge free or not). Each request then its placement, with
+    ``SKIP LOCKED``: one that another transaction holds is left to it (it decides its fate,
+    or the next pass expires it), and a lock that never waits cannot close a cycle, so a
+    writer may call this after locking its own requests (``app.core.locks``).
     """
     now = now or utcnow()
-    overdue = session.execute(
-        select(Placement.id, Placement.request_id)
-        .where(
-            Placement.status == PlacementStatus.proposed,
-            Placement.expires_at.is_not(None),
-            Placement.expires_at < now,
+    query = select(Placement.id, Placement.request_id).where(
+        Placement.status == PlacementStatus.proposed,
+        Placement.expires_at.is_not(None),
+        Placement.expires_at < now,
+    )
+    if room_ids is not None:
+        holding = select(PlacementRoom.placement_id).where(
+            PlacementRoom.active.is_(True), PlacementRoom.room_id.in_(list(room_ids))
         )
-        .order_by(Placement.request_id)
-    ).all()
+        query = query.where(Placement.id.in_(holding))
+    if shelter_ids is not None:
+        query = query.where(Placement.shelter_id.in_(list(shelter_ids)))
     expired = 0
-    for placement_id, request_id in overdue:
-        got = session.scalar(
-            select(PlacementRequest.id)
-            .where(PlacementRequest.id == request_id)
-            .with_for_update(skip_locked=True)
-        )
-        if got is None:
-            continue
-        p = session.scalars(
-            select(Placement)
-            .where(Placement.id == placement_id)
-            .with_for_update(skip_locked=True)
-            .execution_options(populate_existing=True)
-        ).one_or_none()
-        # Re-judged under the lock: it may have been accepted or declined meanwhile.
-        if p is None or p.status != PlacementStatus.proposed or p.expires_at is None:
-            continue
-        if p.expires_at >= now:
+    for placement_id, request_id in session.execute(query.order_by(Placement.request_id)).all():
+        p = _lock_overdue(session, placement_id, request_id, now)
+        if p is None:
             continue
         free_placement(
             session,
@@ -369,6 +342,44 @@ def expire_holds(session: Session, now: datetime | None = None) -> int:
     return expired
 
 
+def has_overdue_holds(session: Session, now: datetime | None = None) -> bool:
+    """One indexed look: is any proposed hold past its deadline (a read may then expire it)?"""
+    return (
+        session.scalar(
+            select(Placement.id)
+            .where(
+                Placement.status == PlacementStatus.proposed,
+                Placement.expires_at < (now or utcnow()),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def _lock_overdue(
+    session: Session, placement_id: str, request_id: str, now: datetime
+) -> Placement | None:
+    """The overdue placement, locked with its request, or None if held elsewhere or no
+    longer overdue (re-judged under the lock: it may have been accepted or declined)."""
+    got = session.scalar(
+        select(PlacementRequest.id)
+        .where(PlacementRequest.id == request_id)
+        .with_for_update(skip_locked=True)
+    )
+    if got is None:
+        return None
+    p = session.scalars(
+        select(Placement)
+        .where(Placement.id == placement_id)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if p is None or p.status != PlacementStatus.proposed or p.expires_at is None:
+        return None
+    return p if p.expires_at < now else None
+
+
 def active_room_ids(placements: Iterable[Placement]) -> dict[str, list[str]]:
     return {p.id: [r.room_id for r in p.rooms] for p in placements}
 
@@ -378,23 +389,6 @@ def hold_deadline(now: datetime, minutes: int) -> datetime:
 
 
 # --- manual placement -------------------------------------------------------------------
-
-
-def _lock_requests(session: Session, ids: Iterable[str]) -> dict[str, PlacementRequest]:
-    """Lock request rows in id order (every writer does): no deadlock between writers."""
-    wanted = sorted(set(ids))
-    if not wanted:
-        return {}
-    return {
-        r.id: r
-        for r in session.scalars(
-            select(PlacementRequest)
-            .where(PlacementRequest.id.in_(wanted))
-            .order_by(PlacementRequest.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-    }
 
 
 def manual_placement(
@@ -408,14 +402,15 @@ def manual_placement(
     """An operator's own proposal, judged by the engine's rule code (``check_assignment``).
 
     422 naming the broken rules; 409 if the request is no longer pending or a room is no
-    longer free. The request, its keep-apart partners and the shelter's rooms are locked
-    first, so two operators placing into the same room cannot both succeed.
+    longer free. The request and its keep-apart partners, then the shelter, then its rooms
+    are locked (the lock order of ``app.core.locks``), so two operators placing into the
+    same room cannot both succeed.
     """
     req = session.get(PlacementRequest, request_id)
     if req is None:
         raise not_found("request")
     partner_ids = [k.get("request_id") for k in (req.keep_apart or []) if k.get("request_id")]
-    locked = _lock_requests(session, [request_id, *partner_ids])
+    locked = lock_requests(session, [request_id, *partner_ids])
     req = locked[request_id]
     if req.status != RequestStatus.pending:
         raise ProblemError(
@@ -443,6 +438,9 @@ def manual_placement(
             )
     if errors:
         raise validation_problem(errors)
+    # An overdue hold must not keep these rooms from being placed until the next pass.
+    expire_holds(session, room_ids=room_ids)
+    lock_shelters_to_place(session, [shelter_id])
     free = {r.room_id: r for r in free_rooms(session, [shelter_id], for_update=True)}
     people = len(req.members or [])
     taken = [
@@ -498,6 +496,8 @@ def household_options(
         raise not_found("request")
     if req.status in (RequestStatus.ended, RequestStatus.cancelled, RequestStatus.arrived):
         raise ProblemError(409, f"This request is {req.status}; it needs no bed.")
+    if has_overdue_holds(session):
+        expire_holds(session)  # their rooms are options again now, not at the next pass
     built = build_problem(session, settings, request_ids=[req.id], exclude_declined=False)
     if req.id not in built.requests:
         raise ProblemError(409, "This request has no household detail left to place.")

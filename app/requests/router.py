@@ -11,7 +11,7 @@ from app.audit.service import record
 from app.auth.dependencies import OperatorDep
 from app.core.deps import SessionDep
 from app.core.errors import ProblemError
-from app.core.http import make_etag, not_modified, require_if_match
+from app.core.http import not_modified, require_if_match, version_etag
 from app.core.idempotency import IdempotencyKeyHeader, run_idempotent
 from app.core.inputs import Offset
 from app.core.problems import PROBLEM_RESPONSES
@@ -92,7 +92,7 @@ def get_request(
     principal: OperatorDep,
 ) -> Any:
     req = service.get_request(session, request_id)
-    etag = make_etag(req.id, req.version)
+    etag = version_etag(req.id, req.version)
     cached = not_modified(request, etag)
     # Its origin, safety zones and keep-apart partners; a 304 confirms the copy held.
     record(session, principal, "request.read", "request", req.id, _answered(cached))
@@ -134,9 +134,9 @@ def amend_request(
             428, "Send the request's ETag in If-Match, so that no one else's change is lost."
         )
     req = service.get_request(session, request_id, for_update=True)
-    require_if_match(request, make_etag(req.id, req.version))
+    require_if_match(request, version_etag(req.id, req.version))
     service.amend_request(session, principal, req, data)
-    response.headers["ETag"] = make_etag(req.id, req.version)
+    response.headers["ETag"] = version_etag(req.id, req.version)
     return service.request_out(req)
 
 
@@ -159,7 +159,7 @@ def cancel_request(
 ) -> JSONResponse:
     def work() -> tuple[int, Any]:
         req = service.get_request(session, request_id, for_update=True)
-        require_if_match(request, make_etag(req.id, req.version))
+        require_if_match(request, version_etag(req.id, req.version))
         service.cancel_request(session, principal, req)
         return 200, service.request_out(req).model_dump(mode="json")
 

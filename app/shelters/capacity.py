@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.core.locks import lock_rooms
 from app.placements.models import PlacementRoom
 from app.shelters.models import Room, Shelter
 
@@ -65,9 +66,11 @@ def free_rooms(
 ) -> list[FreeRoom]:
     """Every free room (of the given shelters, else of every active shelter).
 
-    ``for_update`` locks the room rows (PostgreSQL) so that a writer re-checking before it
-    holds beds sees no concurrent change until it commits.
+    ``for_update`` locks the room rows first (step 4 of ``app.core.locks``), so that a
+    writer re-checking before it holds beds sees no concurrent change until it commits.
     """
+    if for_update:
+        lock_rooms(session, shelter_ids=shelter_ids)
     query = (
         select(Room)
         .join(Shelter, Shelter.id == Room.shelter_id)
@@ -76,8 +79,6 @@ def free_rooms(
     )
     if shelter_ids is not None:
         query = query.where(Room.shelter_id.in_(list(shelter_ids)))
-    if for_update:
-        query = query.with_for_update(of=Room)
     rooms = list(session.scalars(query))
     # Unfiltered when every room is wanted: an IN list of thousands of ids helps no one.
     wanted = None if shelter_ids is None else [r.id for r in rooms]
@@ -88,3 +89,51 @@ def free_rooms(
         if free is not None:
             result.append(free)
     return result
+
+
+# --- holds against capacity changes ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RoomState:
+    """What a room would be after a change (room PATCH, availability update)."""
+
+    beds: int
+    cribs: int
+    occupied_beds: int
+    out_of_service: bool
+
+
+def live_holds(session: Session, room_ids: Iterable[str]) -> dict[str, list[tuple[str, int]]]:
+    """Per room, the live placements (proposed, accepted, arrived) holding beds in it and how
+    many. The caller holds the rooms' locks, so no new hold can appear before it commits."""
+    rows = session.execute(
+        select(PlacementRoom.room_id, PlacementRoom.placement_id, PlacementRoom.beds)
+        .where(PlacementRoom.active.is_(True), PlacementRoom.room_id.in_(list(room_ids)))
+        .order_by(PlacementRoom.placement_id)
+    )
+    holds: dict[str, list[tuple[str, int]]] = {}
+    for room_id, placement_id, beds in rows:
+        holds.setdefault(room_id, []).append((placement_id, int(beds)))
+    return holds
+
+
+def hold_conflict(room: Room, new: RoomState, holds: list[tuple[str, int]]) -> str | None:
+    """Why ``new`` would overlap beds held or occupied through Abri, or None if it does not."""
+    held = sum(beds for _, beds in holds)
+    if held == 0:
+        return None
+    if new.out_of_service:
+        return f"{held} bed(s) are held or occupied by placements; it cannot go out of service"
+    if room.shared:
+        if new.occupied_beds + held > new.beds:
+            return (
+                f"{held} of its beds are held or occupied by placements: with {new.beds} beds "
+                f"at most {max(new.beds - held, 0)} may be occupied otherwise"
+            )
+        return None
+    if new.occupied_beds > 0:
+        return "it is held whole by a placement; nobody else may occupy it"
+    if new.beds < held or new.cribs < room.cribs:
+        return "it is held by a placement sized for its beds and cribs; they cannot shrink"
+    return None

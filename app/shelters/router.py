@@ -12,7 +12,7 @@ from app.audit.service import record
 from app.auth.dependencies import AdminDep, PrincipalDep, ReaderDep
 from app.core.db import utcnow
 from app.core.deps import SessionDep
-from app.core.http import make_etag, not_modified, require_if_match
+from app.core.http import not_modified, require_if_match, version_etag
 from app.core.idempotency import IdempotencyKeyHeader, run_idempotent
 from app.core.problems import PROBLEM_RESPONSES
 from app.shelters import service
@@ -34,7 +34,13 @@ _ROLES_NOTE = "A shelter token sees only its own shelter (404 for any other)."
 
 
 def _etag(obj: Any) -> str:
-    return make_etag(obj.id, obj.version)
+    return version_etag(obj.id, obj.version)
+
+
+_IF_MATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    412: {"description": "The object changed since it was read (stale `If-Match`)"},
+    428: {"description": "`If-Match` is required"},
+}
 
 
 @router.post(
@@ -105,7 +111,11 @@ def get_shelter(
     "/shelters/{shelter_id}",
     response_model=ShelterOut,
     summary="Change a shelter (admin; its staff: intake_phone and languages only)",
-    description="Send only the fields to change. `If-Match` with the ETag: 412 if stale.",
+    description=(
+        "Send only the fields to change, with `If-Match` (the ETag you read): 428 without "
+        "it, 412 if stale."
+    ),
+    responses=_IF_MATCH_RESPONSES,
 )
 def patch_shelter(
     shelter_id: str,
@@ -115,8 +125,10 @@ def patch_shelter(
     session: SessionDep,
     principal: PrincipalDep,
 ) -> ShelterOut:
-    shelter = service.get_visible_shelter(session, principal, shelter_id, for_update=True)
-    require_if_match(request, _etag(shelter))
+    shelter = service.get_visible_shelter(session, principal, shelter_id)
+    service.check_shelter_change(principal, data)
+    shelter = service.lock_shelter(session, shelter)
+    require_if_match(request, _etag(shelter), required=True)
     shelter = service.update_shelter(session, principal, shelter, data)
     response.headers["ETag"] = _etag(shelter)
     return service.shelter_out(session, principal, shelter, audit_read=False)
@@ -182,8 +194,16 @@ def get_room(
     "/rooms/{room_id}",
     response_model=RoomOut,
     summary="Change a room (admin, or its shelter)",
-    description="`If-Match` with the room's ETag: 412 and no change if someone changed it since.",
-    responses={412: {"description": "The room changed since it was read"}},
+    description=(
+        "`If-Match` with the room's ETag is required (428 without it; 412 and no change if "
+        "someone changed it since). A change to `beds`, `cribs`, `occupied_beds` or "
+        "`out_of_service` that would overlap beds held or occupied through Abri is 409, "
+        "naming the placements (`placement_ids`) to decline or end first."
+    ),
+    responses={
+        **_IF_MATCH_RESPONSES,
+        409: {"description": "The change overlaps live placements, or the label is taken"},
+    },
 )
 def patch_room(
     room_id: str,
@@ -193,9 +213,10 @@ def patch_room(
     session: SessionDep,
     principal: PrincipalDep,
 ) -> RoomOut:
-    room = service.get_visible_room(session, principal, room_id, for_update=True)
+    room = service.get_visible_room(session, principal, room_id)
     service.require_shelter_writer(principal, room.shelter_id)
-    require_if_match(request, _etag(room))
+    room = service.lock_room(session, room)
+    require_if_match(request, _etag(room), required=True)
     room = service.update_room(session, principal, room, data)
     response.headers["ETag"] = _etag(room)
     return service.rooms_out(session, [room])[0]
@@ -209,8 +230,12 @@ def patch_room(
         "All rows are applied or none: an unknown room, a room of another shelter, a room "
         "listed twice or more occupied beds than beds is a 422 naming the row's index. Rooms "
         "not listed are left as they are. Stamps `availability_updated_at`, even for an empty "
-        'list ("nothing changed tonight").'
+        'list ("nothing changed tonight"). A row that would overlap beds held or occupied '
+        "through Abri (a room going out of service, or occupied, under a live placement) is "
+        "409 naming the placements (`placement_ids`) to decline or end first; overdue holds "
+        "expire before the check."
     ),
+    responses={409: {"description": "A row overlaps live placements"}},
 )
 def put_availability(
     shelter_id: str,
@@ -219,9 +244,9 @@ def put_availability(
     session: SessionDep,
     principal: PrincipalDep,
 ) -> AvailabilityOut:
-    shelter = service.get_visible_shelter(session, principal, shelter_id, for_update=True)
+    shelter = service.get_visible_shelter(session, principal, shelter_id)
     service.require_shelter_writer(principal, shelter.id)
-    rooms = service.put_availability(session, principal, shelter, items)
+    shelter, rooms = service.put_availability(session, principal, shelter, items)
     response.headers["ETag"] = _etag(shelter)
     return AvailabilityOut(
         shelter_id=shelter.id,
@@ -245,7 +270,7 @@ def get_availability(
 ) -> Any:
     summary = service.availability_summary(session)
     content = summary.model_dump_json(include={"totals", "shelters"})
-    etag = make_etag(hashlib.sha256(content.encode()).hexdigest()[:32])
+    etag = version_etag("availability", hashlib.sha256(content.encode()).hexdigest()[:32])
     cached = not_modified(request, etag)
     if cached is not None:
         return cached

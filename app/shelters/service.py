@@ -15,7 +15,15 @@ from app.auth.dependencies import Principal
 from app.auth.models import Role
 from app.core.db import utcnow
 from app.core.errors import ProblemError, forbidden, hidden, not_found, validation_problem
-from app.shelters.capacity import free_room, free_rooms, held_beds_by_room
+from app.core.locks import lock_rooms, lock_shelter_for_change
+from app.shelters.capacity import (
+    RoomState,
+    free_room,
+    free_rooms,
+    held_beds_by_room,
+    hold_conflict,
+    live_holds,
+)
 from app.shelters.models import Room, Shelter
 from app.shelters.schemas import (
     SHELTER_EDITABLE,
@@ -108,31 +116,53 @@ def shown_position(shelter: Shelter, exact: bool) -> tuple[float, float]:
 # --- access ---------------------------------------------------------------------------------
 
 
-def get_visible_shelter(
-    session: Session, principal: Principal, shelter_id: str, *, for_update: bool = False
-) -> Shelter:
-    """The shelter, or 404 — also for a shelter token asking about another shelter.
-
-    ``for_update`` (writers) locks the row on PostgreSQL, so that two updates carrying the
-    same ``If-Match`` are checked one after the other and the second gets its 412.
-    """
+def get_visible_shelter(session: Session, principal: Principal, shelter_id: str) -> Shelter:
+    """The shelter, or 404 — also for a shelter token asking about another shelter."""
     if principal.role is Role.shelter and principal.shelter_id != shelter_id:
         raise hidden("shelter", principal)
-    shelter = session.get(Shelter, shelter_id, with_for_update=for_update or None)
+    shelter = session.get(Shelter, shelter_id)
     if shelter is None:
         raise not_found("shelter")
     return shelter
 
 
-def get_visible_room(
-    session: Session, principal: Principal, room_id: str, *, for_update: bool = False
-) -> Room:
-    room = session.get(Room, room_id, with_for_update=for_update or None)
+def get_visible_room(session: Session, principal: Principal, room_id: str) -> Room:
+    room = session.get(Room, room_id)
     if room is None:
         raise not_found("room")
     if principal.role is Role.shelter and principal.shelter_id != room.shelter_id:
         raise hidden("room", principal)
     return room
+
+
+def _expire_overdue_holds(
+    session: Session, *, room_ids: list[str] | None = None, shelter_ids: list[str] | None = None
+) -> None:
+    """Overdue holds (of these rooms or shelters) expire now, before a room is judged."""
+    # Lazy: the placements service imports the problem builder, which imports this module.
+    from app.placements.service import expire_holds, has_overdue_holds
+
+    if has_overdue_holds(session):
+        expire_holds(session, room_ids=room_ids, shelter_ids=shelter_ids)
+
+
+def lock_shelter(session: Session, shelter: Shelter) -> Shelter:
+    """The shelter locked for a change (step 3 of ``app.core.locks``) and freshly read, so
+    that two updates carrying the same ``If-Match`` are judged one after the other."""
+    locked = lock_shelter_for_change(session, shelter.id)
+    if locked is None:
+        raise not_found("shelter")
+    return locked
+
+
+def lock_room(session: Session, room: Room) -> Room:
+    """The room locked for a change and freshly read; overdue holds on it expire first (a
+    hold past its deadline must not refuse the change)."""
+    _expire_overdue_holds(session, room_ids=[room.id])
+    locked = lock_rooms(session, room_ids=[room.id])
+    if not locked:
+        raise not_found("room")
+    return locked[0]
 
 
 def require_shelter_writer(principal: Principal, shelter_id: str) -> None:
@@ -198,9 +228,8 @@ def list_shelters(session: Session, principal: Principal) -> list[Shelter]:
     return list(session.scalars(query))
 
 
-def update_shelter(
-    session: Session, principal: Principal, shelter: Shelter, data: ShelterUpdate
-) -> Shelter:
+def check_shelter_change(principal: Principal, data: ShelterUpdate) -> None:
+    """403 unless this principal may change these fields (before any lock or If-Match)."""
     changes = data.model_dump(mode="json", exclude_unset=True)
     if principal.role is Role.shelter:
         refused = sorted(set(changes) - SHELTER_EDITABLE)
@@ -215,6 +244,13 @@ def update_shelter(
             )
     elif not principal.is_admin:
         raise forbidden(f"The {principal.role.value} role may not change a shelter.", principal)
+
+
+def update_shelter(
+    session: Session, principal: Principal, shelter: Shelter, data: ShelterUpdate
+) -> Shelter:
+    check_shelter_change(principal, data)
+    changes = data.model_dump(mode="json", exclude_unset=True)
     errors = [
         {"loc": [name], "msg": "may not be null"}
         for name, value in changes.items()
@@ -347,14 +383,66 @@ def update_room(session: Session, principal: Principal, room: Room, data: RoomUp
         raise validation_problem(errors)
     if "label" in changes and _label_taken(session, room.shelter_id, changes["label"], room.id):
         raise _duplicate_label(changes["label"])
+    new = RoomState(
+        beds=merged["beds"],
+        cribs=merged["cribs"],
+        occupied_beds=merged["occupied"],
+        out_of_service=changes.get("out_of_service", room.out_of_service),
+    )
+    holds = live_holds(session, [room.id]).get(room.id, [])
+    why = hold_conflict(room, new, holds)
+    if why is not None:
+        field = next((f for f in CAPACITY_FIELDS if f in changes), "beds")
+        raise _held_problem([(room, why, [field], holds)])
     return _apply_changes(session, principal, room, changes, "room")
+
+
+# A change to one of these may overlap beds held through Abri (cribs: a held family's fit).
+CAPACITY_FIELDS = ("occupied_beds", "out_of_service", "beds", "cribs")
+
+
+def _held_problem(
+    conflicts: list[tuple[Room, str, list[Any], list[tuple[str, int]]]],
+) -> ProblemError:
+    """409 naming each room, why, and the placements the shelter must decline or end first."""
+    placement_ids = sorted({pid for *_, holds in conflicts for pid, _ in holds})
+    sentences = [f"room {room.label} ({room.id}): {why}" for room, why, _, _ in conflicts]
+    return ProblemError(
+        409,
+        "This change would overlap beds held or occupied through Abri ("
+        + "; ".join(sentences)
+        + "). Decline or end placement(s) "
+        + ", ".join(placement_ids)
+        + " first.",
+        placement_ids=placement_ids,
+        room_ids=[room.id for room, *_ in conflicts],
+        errors=[
+            {"loc": loc, "msg": f"{why} (placements {', '.join(p for p, _ in holds)})"}
+            for _, why, loc, holds in conflicts
+        ],
+    )
 
 
 def put_availability(
     session: Session, principal: Principal, shelter: Shelter, items: list[AvailabilityItem]
-) -> list[Room]:
-    """The evening update: all rows are checked before any is applied (all or nothing)."""
-    rooms = {r.id: r for r in list_rooms(session, shelter)}
+) -> tuple[Shelter, list[Room]]:
+    """The evening update: all rows are checked before any is applied (all or nothing).
+
+    Overdue holds in the shelter expire first; then the shelter and every room of it are
+    locked (in the lock order of ``app.core.locks``, not in the client's order) and no row
+    may overlap beds still held or occupied through Abri (409 naming the placements).
+    """
+    _expire_overdue_holds(session, shelter_ids=[shelter.id])
+    shelter = lock_shelter(session, shelter)
+    rooms = {r.id: r for r in lock_rooms(session, shelter_ids=[shelter.id])}
+    _check_availability_rows(rooms, items)
+    _check_availability_holds(session, rooms, items)
+    _apply_availability(session, principal, shelter, rooms, items)
+    return shelter, list(rooms.values())
+
+
+def _check_availability_rows(rooms: dict[str, Room], items: list[AvailabilityItem]) -> None:
+    """422 naming each bad row: unknown or foreign room, listed twice, more occupied than beds."""
     errors: list[dict[str, Any]] = []
     seen: set[str] = set()
     for i, item in enumerate(items):
@@ -372,6 +460,32 @@ def put_availability(
             )
     if errors:
         raise validation_problem(errors)
+
+
+def _check_availability_holds(
+    session: Session, rooms: dict[str, Room], items: list[AvailabilityItem]
+) -> None:
+    holds = live_holds(session, [item.room_id for item in items])
+    conflicts = []
+    for i, item in enumerate(items):
+        room = rooms[item.room_id]
+        new = RoomState(room.beds, room.cribs, item.occupied_beds, item.out_of_service)
+        room_holds = holds.get(room.id, [])
+        why = hold_conflict(room, new, room_holds)
+        if why is not None:
+            field = "out_of_service" if item.out_of_service else "occupied_beds"
+            conflicts.append((room, why, [i, field], room_holds))
+    if conflicts:
+        raise _held_problem(conflicts)
+
+
+def _apply_availability(
+    session: Session,
+    principal: Principal,
+    shelter: Shelter,
+    rooms: dict[str, Room],
+    items: list[AvailabilityItem],
+) -> None:
     changed_rooms = 0
     for item in items:
         room = rooms[item.room_id]
@@ -392,7 +506,6 @@ def put_availability(
         shelter.id,
         {"rooms_listed": len(items), "rooms_changed": changed_rooms},
     )
-    return list(rooms.values())
 
 
 def availability_summary(session: Session) -> AvailabilitySummary:
@@ -405,6 +518,7 @@ def availability_summary(session: Session) -> AvailabilitySummary:
         session.scalars(select(Shelter).where(Shelter.active.is_(True)).order_by(Shelter.name))
     )
     by_shelter = defaultdict(list)
+    _expire_overdue_holds(session)  # their rooms are free now, not at the next pass
     for free in free_rooms(session):
         by_shelter[free.shelter_id].append(free)
     items: list[ShelterAvailability] = []

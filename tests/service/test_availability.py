@@ -87,7 +87,11 @@ def test_availability_numbers(client: Any, auth: Any, new_shelter: Any, new_room
     new_room(s["id"], label="DM", beds=6, shared=True, sex="M")
     closed = new_shelter(name="B-closed")
     new_room(closed["id"], label="X", beds=3)
-    client.patch(f"/api/v1/shelters/{closed['id']}", json={"active": False}, headers=auth("admin"))
+    client.patch(
+        f"/api/v1/shelters/{closed['id']}",
+        json={"active": False},
+        headers={**auth("admin"), "If-Match": "*"},
+    )
 
     r = client.get("/api/v1/availability", headers=auth("viewer"))
     assert r.status_code == 200

@@ -36,7 +36,7 @@ def test_create_and_read(client: Any, operator: Any, new_shelter: Any, new_reque
     assert req["status"] == "pending" and req["waiting_since"] and req["id"].startswith("req_")
     assert req["keep_apart"] == [{"request_id": first["id"], "km": 25.0}]
     assert req["needs"]["language"] == "ar" and req["unplaced_code"] is None
-    assert r.headers["etag"] == f'"{req["id"]}-1"'
+    assert r.headers["etag"] == f'"{req["id"]}-v1"'
     got = client.get(f"/api/v1/requests/{req['id']}", headers=operator)
     assert got.json() == req and got.headers["etag"] == r.headers["etag"]
     assert "name" not in req

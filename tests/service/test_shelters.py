@@ -27,14 +27,21 @@ def test_create_read_and_patch_shelter(client: Any, admin: Any, new_shelter: Any
     s = new_shelter(languages=["fr", "ar"], max_boy_age=14)
     assert s["version"] == 1 and s["languages"] == ["fr", "ar"] and s["max_boy_age"] == 14
     r = client.get(f"/api/v1/shelters/{s['id']}", headers=admin)
-    assert r.status_code == 200 and r.headers["etag"] == f'"{s["id"]}-1"'
+    assert r.status_code == 200 and r.headers["etag"] == f'"{s["id"]}-v1"'
     assert (
         client.get(
             f"/api/v1/shelters/{s['id']}", headers={**admin, "If-None-Match": r.headers["etag"]}
         ).status_code
         == 304
     )
-    r = client.patch(f"/api/v1/shelters/{s['id']}", json={"pets": True}, headers=admin)
+    path = f"/api/v1/shelters/{s['id']}"
+    # If-Match is required: without it, 428 and nothing changes.
+    r = client.patch(path, json={"pets": True}, headers=admin)
+    assert r.status_code == 428 and r.headers["content-type"].startswith("application/problem")
+    assert client.get(path, headers=admin).json()["pets"] is False
+    r = client.patch(
+        path, json={"pets": True}, headers={**admin, "If-Match": '"' + s["id"] + '-v1"'}
+    )
     assert r.status_code == 200 and r.json()["pets"] is True and r.json()["version"] == 2
     assert _audit_actions(s["id"]) == ["shelter.create", "shelter.update"]
 
@@ -65,7 +72,7 @@ def test_shelter_staff_may_patch_only_contact_fields(
     r = client.patch(
         f"/api/v1/shelters/{s['id']}",
         json={"intake_phone": "03 53 01 99 99", "languages": ["fr", "en"]},
-        headers=staff,
+        headers={**staff, "If-Match": "*"},
     )
     assert r.status_code == 200, r.text
     r = client.patch(f"/api/v1/shelters/{s['id']}", json={"men": False}, headers=staff)
@@ -107,6 +114,10 @@ def test_rooms_crud_etag_and_if_match(client: Any, admin: Any, new_shelter: Any)
     assert again["beds"] == 4 and again["version"] == 2
     # occupied_beds may not exceed beds (after the merge).
     r = client.patch(f"/api/v1/rooms/{room['id']}", json={"beds": 1}, headers=admin)
+    assert r.status_code == 428 and r.headers["content-type"].startswith("application/problem")
+    r = client.patch(
+        f"/api/v1/rooms/{room['id']}", json={"beds": 1}, headers={**admin, "If-Match": new_etag}
+    )
     assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["occupied_beds"]
     # Duplicate label: 409.
     r = client.post(
@@ -192,13 +203,13 @@ def test_shelter_if_match_and_nulls(client: Any, admin: Any, new_shelter: Any) -
     r = client.patch(path, json={"secure": True}, headers={**admin, "If-Match": '"nope-1"'})
     assert r.status_code == 412
     assert client.get(path, headers=admin).json()["secure"] is False
-    r = client.patch(path, json={"name": None, "lat": None}, headers=admin)
+    r = client.patch(path, json={"name": None, "lat": None}, headers={**admin, "If-Match": "*"})
     assert r.status_code == 422
     assert {tuple(e["loc"]) for e in r.json()["errors"]} == {("name",), ("lat",)}
     # Nullable ones may be cleared; the same values again change nothing (no version bump).
     r = client.patch(path, json={"max_boy_age": None}, headers={**admin, "If-Match": '"x", *'})
     assert r.status_code == 200 and r.json()["version"] == 1
-    r = client.patch(path, json={"intake_phone": None}, headers=admin)
+    r = client.patch(path, json={"intake_phone": None}, headers={**admin, "If-Match": "*"})
     assert r.json()["intake_phone"] is None and r.json()["version"] == 2
     assert (
         client.patch("/api/v1/shelters/shl_nope", json={"pets": True}, headers=admin).status_code
