@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from app.core.db import get_engine, get_sessionmaker, utcnow
+from app.core.db import get_sessionmaker, utcnow
 from app.shelters.models import Room
 from app.shelters.service import cell_margin_km, snap
 from tests.conftest import _wipe
@@ -215,13 +215,13 @@ def _normalised(body: str) -> str:
 
 def _replay(
     client: Any,
-    session: Session,
+    wipe_engine: Any,
     make_token: Callable[..., str],
     same_ids: Callable[[], None],
     position: tuple[float, float],
     calls: list[Call],
 ) -> list[tuple[str, int, str]]:
-    _wipe(get_engine())
+    _wipe(wipe_engine)  # the harness's engine: the service role may not empty the log
     _forget_caches()
     same_ids()
     with get_sessionmaker()() as s:
@@ -245,9 +245,9 @@ def _replay(
     return out
 
 
-def test_answers_depend_on_the_cell_only(client, session, make_token, same_ids) -> None:
-    a = _replay(client, session, make_token, same_ids, POS_A, _calls())
-    b = _replay(client, session, make_token, same_ids, POS_B, _calls())
+def test_answers_depend_on_the_cell_only(client, _wipe_engine, make_token, same_ids) -> None:
+    a = _replay(client, _wipe_engine, make_token, same_ids, POS_A, _calls())
+    b = _replay(client, _wipe_engine, make_token, same_ids, POS_B, _calls())
     privileged = [i for i, (label, _, _) in enumerate(a) if label.split()[0] in PRIVILEGED]
     seen_a = [x for i, x in enumerate(a) if i not in privileged]
     seen_b = [x for i, x in enumerate(b) if i not in privileged]
@@ -278,15 +278,15 @@ def test_answers_depend_on_the_cell_only(client, session, make_token, same_ids) 
 
 
 def test_the_comparison_catches_the_true_position(
-    client, session, make_token, same_ids, monkeypatch: pytest.MonkeyPatch
+    client, _wipe_engine, make_token, same_ids, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Control: hand the engine the true position and the same replay tells the builds apart."""
     import app.allocations.problem as problem
 
     monkeypatch.setattr(problem, "published_cell", lambda s: (s.lat, s.lon, 0.0))
     calls = _calls()[:6]  # the operator's options alone
-    a = _replay(client, session, make_token, same_ids, POS_A, calls)
-    b = _replay(client, session, make_token, same_ids, POS_B, calls)
+    a = _replay(client, _wipe_engine, make_token, same_ids, POS_A, calls)
+    b = _replay(client, _wipe_engine, make_token, same_ids, POS_B, calls)
     differing = [x[0] for x, y in zip(a, b, strict=True) if x != y]
     assert len(differing) >= 4, differing
 

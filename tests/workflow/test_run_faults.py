@@ -279,15 +279,17 @@ def test_a_live_lease_keeps_its_run(session) -> None:
 
 @pytest.mark.postgres
 def test_database_lost_during_the_write(
-    client, session, auth, monkeypatch, migrated_database
+    client, session, auth, monkeypatch, migrated_database, test_database
 ) -> None:
     """PostgreSQL drops every connection and refuses new ones just before the run's write."""
     _small_night(session)
     headers = auth("operator")
     session.close()
     dbname = make_url(migrated_database).database
+    # The harness's superuser: the service role may not refuse connections to its database.
     admin = create_engine(
-        make_url(migrated_database).set(database="postgres"), isolation_level="AUTOCOMMIT"
+        make_url(test_database.superuser_url).set(database="postgres"),
+        isolation_level="AUTOCOMMIT",
     )
     real_write = service._write_plan
 
