@@ -39,14 +39,14 @@ CHECKS = [
 
 
 @pytest.fixture(scope="module")
-def live(migrated_database: str) -> Iterator[tuple[Server, str]]:
+def live(migrated_database: str, _wipe_engine: Any) -> Iterator[tuple[Server, str]]:
     from app.auth.models import Role
     from app.auth.service import create_token
-    from app.core.db import get_engine, get_sessionmaker
+    from app.core.db import get_sessionmaker
     from app.demo.loader import load_demo
     from tests.conftest import _wipe
 
-    _wipe(get_engine())
+    _wipe(_wipe_engine)  # the harness's engine: the service role may not empty the log
     with get_sessionmaker()() as session:
         load_demo(session)
         _, token = create_token(session, Role.admin, "contract test", None)
