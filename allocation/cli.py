@@ -120,12 +120,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 def _cmd_generate(argv: list[str]) -> int:
     try:
-        gen = importlib.import_module("allocation.generate")
+        gen = importlib.import_module("allocation.tools.generate")
     except ModuleNotFoundError as exc:
-        if exc.name != "allocation.generate":
+        if exc.name not in ("allocation.tools", "allocation.tools.generate"):
             raise
         raise BadInputError(
-            "generate: the generator (allocation/generate.py) is not installed"
+            "generate: the generator (allocation/tools/generate.py) is not installed"
         ) from None
     result = gen.main(argv)
     return int(result or 0)

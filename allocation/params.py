@@ -51,6 +51,19 @@ class SearchParams:
     det_budget_share: float = 0.4
 
     # --- level 1 (people per tier) -----------------------------------------------------
+    #: Small problems (tier weights ≤ ``max_tier_weight``): the one weighted stage's share
+    #: of the time left, and its deterministic work share.
+    weighted_stage_share: float = 0.6
+    det_weighted_stage: float = 0.55
+    #: Full-model tier stage: deterministic work share, split evenly between the tiers.
+    det_tier_full_model: float = 0.55
+    #: A tier whose LP-support search fell short goes on to the full model only while at
+    #: least this share of the time limit is left (never in deterministic mode).
+    tier_full_model_left_share: float = 0.5
+    #: Extra LP vertices are not started with less than this many seconds plus this many
+    #: times the tier's own LP solve left (GLOP takes 2-4 times it per vertex).
+    lp_vertex_min_left_s: float = 0.5
+    lp_vertex_solve_factor: float = 3.0
     #: Share of the time left for a full-model tier stage.
     tier_stage_share: float = 0.85
     #: Share of the time left for a tier's search on the union of LP vertices.
@@ -80,6 +93,11 @@ class SearchParams:
     #: Fairness sub-model: each household's nearest candidates, and about this many in all.
     later_levels_nearest: int = 8
     later_levels_max: int = 20_000
+    #: After the sub-model, the full model too if the time left times the stage's share is
+    #: at least this many presolves (small problems, long limits); deterministic work share
+    #: of that full-model stage (never run in deterministic mode with the LP).
+    later_full_presolves: float = 3.0
+    det_later_full: float = 0.15
 
     def __post_init__(self) -> None:
         for f in fields(self):

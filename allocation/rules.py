@@ -277,6 +277,83 @@ class EligiblePairs:
     truncated: npt.NDArray[np.bool_] | None = None
 
 
+def _rule4_classes(
+    hs: Sequence[Household],
+    profs: Sequence[Profile],
+    table: ShelterTable,
+    extra_mask: npt.NDArray[np.bool_] | None,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """Rule 4 depends on a household only through a few flags: (class per household, one
+    shelter mask per class), ``extra_mask`` applied."""
+    classes: dict[tuple[bool, bool, bool, int, bool, bool, bool, bool], int] = {}
+    cls = np.empty(len(hs), dtype=np.int64)
+    for i, (h, p) in enumerate(zip(hs, profs, strict=True)):
+        key = (
+            p.adult_women > 0,
+            p.adult_men > 0,
+            p.minors > 0,
+            p.oldest_boy,
+            h.needs.dv_specialised,
+            h.needs.secure,
+            h.needs.pets,
+            h.needs.wheelchair,
+        )
+        cls[i] = classes.setdefault(key, len(classes))
+    class_mask = np.ones((len(classes), len(table)), dtype=bool)
+    for flags, k in classes.items():
+        w, m, kids, boy, dv, sec, pets, wc = flags
+        row = class_mask[k]
+        if w:
+            row &= table.women
+        if m:
+            row &= table.men
+        if kids:
+            row &= table.children
+        if boy >= 0:
+            row &= table.max_boy_age >= boy
+        if dv:
+            row &= table.dv_specialised
+        if sec:
+            row &= table.secure
+        if pets:
+            row &= table.pets
+        if wc:
+            row &= table.wheelchair
+        if extra_mask is not None:
+            row &= extra_mask
+    return cls, class_mask
+
+
+def _sparse_clauses(
+    hs: Sequence[Household], table: ShelterTable, ok: npt.NDArray[np.bool_], start: int
+) -> None:
+    """Rules 7 and 6 on a chunk's mask (households ``start``...): few households have them."""
+    for r in range(ok.shape[0]):
+        h = hs[start + r]
+        row = ok[r]
+        for sid in h.excluded_shelters:
+            j = table.index.get(sid)
+            if j is not None:
+                row[j] = False
+        if h.avoid and row.any():
+            cand = np.flatnonzero(row)
+            row[cand[in_safety_zone(table, h, cand)]] = False
+
+
+def _nearest_of(
+    ok: npt.NDArray[np.bool_], a: npt.NDArray[np.float64], nearest: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """(row, shelter, a) of each row's ``nearest`` passing shelters, nearest first."""
+    masked = np.where(ok, a, np.inf)
+    part = np.argpartition(masked, nearest - 1, axis=1)[:, :nearest]
+    pk = np.take_along_axis(masked, part, axis=1)
+    order = np.argsort(pk, axis=1, kind="stable")
+    part = np.take_along_axis(part, order, axis=1)
+    pk = np.take_along_axis(pk, order, axis=1)
+    r, c = np.nonzero(np.isfinite(pk))
+    return r.astype(np.int64), part[r, c].astype(np.int64), pk[r, c]
+
+
 def eligible_pairs(
     problem: Problem,
     table: ShelterTable | None = None,
@@ -308,43 +385,7 @@ def eligible_pairs(
     # Slightly generous threshold in the fast formula; exact km confirm the survivors below.
     max_a = np.where(np.isinf(max_km), np.inf, km_to_a(np.where(np.isinf(max_km), 0, max_km)))
     max_a = np.where(np.isinf(max_a), np.inf, max_a * (1 + 1e-9) + 1e-15)
-    # Rule 4 depends on a household only through a few flags: one shelter mask per class.
-    classes: dict[tuple[bool, bool, bool, int, bool, bool, bool, bool], int] = {}
-    cls = np.empty(len(hs), dtype=np.int64)
-    for i, (h, p) in enumerate(zip(hs, profs, strict=True)):
-        key = (
-            p.adult_women > 0,
-            p.adult_men > 0,
-            p.minors > 0,
-            p.oldest_boy,
-            h.needs.dv_specialised,
-            h.needs.secure,
-            h.needs.pets,
-            h.needs.wheelchair,
-        )
-        cls[i] = classes.setdefault(key, len(classes))
-    class_mask = np.ones((len(classes), n_s), dtype=bool)
-    for flags, k in classes.items():
-        w, m, kids, boy, dv, sec, pets, wc = flags
-        row = class_mask[k]
-        if w:
-            row &= table.women
-        if m:
-            row &= table.men
-        if kids:
-            row &= table.children
-        if boy >= 0:
-            row &= table.max_boy_age >= boy
-        if dv:
-            row &= table.dv_specialised
-        if sec:
-            row &= table.secure
-        if pets:
-            row &= table.pets
-        if wc:
-            row &= table.wheelchair
-        if extra_mask is not None:
-            row &= extra_mask
+    cls, class_mask = _rule4_classes(hs, profs, table, extra_mask)
     chunk = max(1, max_cells // n_s)
     out_h: list[npt.NDArray[np.int64]] = []
     out_s: list[npt.NDArray[np.int64]] = []
@@ -355,32 +396,15 @@ def eligible_pairs(
         km = haversine_a_matrix(o_lat[sl], o_lon[sl], table.lat, table.lon)  # ``a``, not km
         ok = class_mask[cls[sl]]
         ok &= km <= max_a[sl, None]
-        # Sparse per-household clauses (exclusions, safety zones): few households have them.
-        for i in range(sl.start, sl.stop):
-            h = hs[i]
-            row = ok[i - sl.start]
-            for sid in h.excluded_shelters:
-                j = table.index.get(sid)
-                if j is not None:
-                    row[j] = False
-            if h.avoid and row.any():
-                cand = np.flatnonzero(row)
-                row[cand[in_safety_zone(table, h, cand)]] = False
+        _sparse_clauses(hs, table, ok, start)
         if pair_filter is not None:
             ok &= pair_filter(np.arange(sl.start, sl.stop, dtype=np.int64))
         if nearest is not None and nearest < n_s:
-            counts = ok.sum(axis=1)
-            trunc_parts.append(counts > nearest)
-            masked = np.where(ok, km, np.inf)
-            part = np.argpartition(masked, nearest - 1, axis=1)[:, :nearest]
-            pk = np.take_along_axis(masked, part, axis=1)
-            order = np.argsort(pk, axis=1, kind="stable")
-            part = np.take_along_axis(part, order, axis=1)
-            pk = np.take_along_axis(pk, order, axis=1)
-            r, c = np.nonzero(np.isfinite(pk))
-            out_h.append((r + start).astype(np.int64))
-            out_s.append(part[r, c].astype(np.int64))
-            out_km.append(pk[r, c])
+            trunc_parts.append(ok.sum(axis=1) > nearest)
+            r, c, a = _nearest_of(ok, km, nearest)
+            out_h.append(r + start)
+            out_s.append(c)
+            out_km.append(a)
             continue
         r, c = np.nonzero(ok)
         out_h.append((r + start).astype(np.int64))
@@ -704,13 +728,27 @@ def fit_possible(
     False means no room set can fit; True means one may (confirm with :func:`best_room_set`).
     """
     p = p or profile(h)
-    w = h.needs.wheelchair
-    beds = caps["wc_beds"] if w else caps["beds"]
-    total = caps["wc_total"] if w else caps["total"]
-    ok = (p.needs_bed <= beds) & (p.size <= total)
-    if p.single_adult_sex is not None:
-        sex = p.single_adult_sex
-        ok |= (caps[f"shared_{sex}_wc"] if w else caps[f"shared_{sex}"]) > 0
+    return fit_possible_class(caps, p.needs_bed, p.size, h.needs.wheelchair, p.single_adult_sex)
+
+
+def fit_possible_class(
+    caps: dict[str, npt.NDArray[np.int64]],
+    needs_bed: int,
+    size: int,
+    wheelchair: bool,
+    single_adult_sex: str | None,
+) -> npt.NDArray[np.bool_]:
+    """:func:`fit_possible` for every household of one size class (the test written once).
+
+    A household matters to it only through these four facts, so the engine computes one
+    shelter mask per class instead of one per household.
+    """
+    beds = caps["wc_beds"] if wheelchair else caps["beds"]
+    total = caps["wc_total"] if wheelchair else caps["total"]
+    ok: npt.NDArray[np.bool_] = (needs_bed <= beds) & (size <= total)
+    if single_adult_sex is not None:
+        sex = single_adult_sex
+        ok |= (caps[f"shared_{sex}_wc"] if wheelchair else caps[f"shared_{sex}"]) > 0
     return ok
 
 
@@ -781,6 +819,7 @@ __all__ = [
     "eligible_mask",
     "eligible_pairs",
     "fit_possible",
+    "fit_possible_class",
     "household_failures",
     "household_km",
     "in_safety_zone",

@@ -69,7 +69,7 @@ NAIVE_MEMORY_CAP = 16 * 2**30  # keep the textbook model from taking the machine
 
 def run_worker(args: argparse.Namespace) -> int:
     from allocation import check, solve
-    from allocation.baselines import greedy_fcfs, naive_cpsat
+    from allocation.tools.baselines import greedy_fcfs, naive_cpsat
 
     if args.worker == "naive":
         resource.setrlimit(resource.RLIMIT_AS, (NAIVE_MEMORY_CAP, NAIVE_MEMORY_CAP))
@@ -256,7 +256,7 @@ def machine() -> dict[str, str]:
 
 
 def bench_size(size: Size, seed: int, report: list[str], raw: dict[str, Any]) -> None:
-    from allocation.generate import generate_problem
+    from allocation.tools.generate import generate_problem
 
     t0 = time.perf_counter()
     problem = generate_problem(

@@ -264,7 +264,7 @@ def create_database(base: str) -> tuple[str, Any]:
 def load_night(database_url: str) -> dict[str, Any]:
     """The generator's département night, as rows (shelters, rooms, pending requests)."""
     os.environ["DATABASE_URL"] = database_url
-    from allocation.generate import generate_problem
+    from allocation.tools.generate import generate_problem
     from app.auth.models import Role
     from app.auth.service import create_token
     from app.core.config import get_settings

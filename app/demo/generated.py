@@ -1,4 +1,4 @@
-"""A generated night (``allocation.generate``) as database rows: shelters, rooms and pending
+"""A generated night (``allocation.tools.generate``) as database rows: shelters, rooms and pending
 requests. For benchmarks and fault tests that need a night big enough to keep the engine
 busy; flush only, the caller commits."""
 
@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from allocation.generate import generate_problem
+from allocation.tools.generate import generate_problem
 from app.core.db import new_id
 from app.requests.models import PlacementRequest
 from app.shelters.models import Room, Shelter

@@ -4,7 +4,7 @@
 
 Each night is a problem JSON stored in ``benchmarks/suite/nights/`` (compact, defaults left
 out) so the suite does not depend on the generator staying the same; ``manifest.json`` says
-how each was made. Most are ``allocation.generate`` nights of a département's size (150
+how each was made. Most are ``allocation.tools.generate`` nights of a département's size (150
 shelters, 600 households) over several regions, seeds and geographic spreads; the others are
 built here to hurt: one shelter with 120 distinct rooms, many keep-apart pairs, large
 families, many wheelchair users, demand far above and just above supply, and 80 rooms that
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from allocation.generate import generate_problem
 from allocation.models import Problem
+from allocation.tools.generate import generate_problem
 
 SUITE_DIR = Path(__file__).resolve().parent
 NIGHTS_DIR = SUITE_DIR / "nights"

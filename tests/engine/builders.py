@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from allocation import Problem
+from allocation import DEFAULT_PARAMS, Problem
+from allocation.bounds import TierLP
+from allocation.model import Prepared, Row, build_objectives, build_rows, prepare
+from allocation.rules import keep_apart_pairs
 
 LAT0, LON0 = 50.0, 3.0
 KM_PER_DEG_LAT = 111.195  # on the spec's sphere
@@ -79,3 +83,25 @@ def problem(
     st = {"time_limit_s": 5, "seed": 0, "max_rooms_per_household": 2}
     st.update(settings)
     return Problem.model_validate({"settings": st, "shelters": shelters, "households": households})
+
+
+def model_lp(
+    prob: Problem, max_candidates: int = 10**9, min_nearest: int | None = None
+) -> tuple[Prepared, list[Row], TierLP]:
+    """The engine's prepared candidates, rows and tier LP for ``prob`` (``max_candidates``
+    small: a pruned model)."""
+    prm = replace(
+        DEFAULT_PARAMS,
+        max_candidates=max_candidates,
+        min_nearest=DEFAULT_PARAMS.min_nearest if min_nearest is None else min_nearest,
+    )
+    prep = prepare(prob, prm)
+    rows = build_rows(prob, prep, keep_apart_pairs(prob))
+    obj = build_objectives(prob, prep)
+    lp = TierLP(
+        len(prep.cands),
+        [(r.vars, r.coeffs, r.ub) for r in rows if not r.keep_apart],
+        obj.people,
+        obj.tier_of,
+    )
+    return prep, rows, lp

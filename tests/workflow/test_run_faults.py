@@ -95,7 +95,7 @@ def test_an_engine_process_that_dies_fails_the_run(client, session, auth, engine
 
 _ORPHAN_SCRIPT = """
 import threading, time
-from allocation.generate import generate_problem
+from allocation.tools.generate import generate_problem
 from app.allocations.runner import EngineRunner
 runner = EngineRunner(target="tests.workflow.engines:spin_forever")
 args = (generate_problem(2, 2), 600.0)

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from allocation.generate import REGIONS, generate_problem, main
 from allocation.models import Problem
+from allocation.tools.generate import REGIONS, generate_problem, main
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.sat.python import cp_model
 
+from allocation.model import tier_weights as engine_tier_weights
 from allocation.models import (
     PRIORITIES,
     Assignment,
@@ -121,6 +122,31 @@ def _tiers(values: dict[int, int]) -> dict[str, int]:
     return {str(p): int(values.get(p, 0)) for p in PRIORITIES}
 
 
+def _bound(
+    status: str,
+    lex_bound: dict[int, int] | None,
+    people: dict[int, int],
+    capacity_taken: dict[int, int],
+) -> dict[int, int]:
+    """See ``_build_plan``: the reported bound per tier."""
+    bound: dict[int, int] = {}
+    above = status != "optimal" and lex_bound is None
+    for p in PRIORITIES:  # 4 first
+        placed_p = people.get(p, 0)
+        if status == "optimal":
+            bound[p] = placed_p
+        elif above:
+            bound[p] = placed_p + capacity_taken.get(p, 0)
+        else:
+            assert lex_bound is not None
+            trivial = placed_p + capacity_taken.get(p, 0)
+            # Lower tiers of a lexicographic bound only hold while the tiers above are
+            # tight; past the first loose tier, fall back to the trivial bound.
+            bound[p] = max(placed_p, min(lex_bound[p], trivial))
+            above = bound[p] > placed_p or lex_bound[p] > trivial
+    return bound
+
+
 def _build_plan(
     problem: Problem,
     table: ShelterTable,
@@ -175,21 +201,7 @@ def _build_plan(
                 f"{blocked_reason}"
             )
             unplaced.append(Unplaced(household=h.id, code="capacity_taken", detail=detail))
-    bound: dict[int, int] = {}
-    above = status != "optimal" and lex_bound is None
-    for p in PRIORITIES:  # 4 first
-        placed_p = people.get(p, 0)
-        if status == "optimal":
-            bound[p] = placed_p
-        elif above:
-            bound[p] = placed_p + capacity_taken.get(p, 0)
-        else:
-            assert lex_bound is not None
-            trivial = placed_p + capacity_taken.get(p, 0)
-            # Lower tiers of a lexicographic bound only hold while the tiers above are
-            # tight; past the first loose tier, fall back to the trivial bound.
-            bound[p] = max(placed_p, min(lex_bound[p], trivial))
-            above = bound[p] > placed_p or lex_bound[p] > trivial
+    bound = _bound(status, lex_bound, people, capacity_taken)
     return Plan(
         status=status,
         assignments=assignments,
@@ -307,19 +319,12 @@ class _TargetWatcher(cp_model.CpSolverSolutionCallback):
 
 
 def tier_weights(problem: Problem) -> dict[int, int]:
-    """Weights making "people per tier, 4 first" lexicographic in one integer sum.
-
-    Each tier's weight exceeds all the people of the tiers below put together.
-    """
-    people = {p: 0 for p in PRIORITIES}
+    """Weights making "people per tier, 4 first" lexicographic in one integer sum: the
+    engine's own (``allocation.model.tier_weights``) over every person of each tier."""
+    people = dict.fromkeys(PRIORITIES, 0)
     for h in problem.households:
         people[h.priority] += h.size
-    weights: dict[int, int] = {}
-    w = 1
-    for p in sorted(PRIORITIES):
-        weights[p] = w
-        w *= people[p] + 1
-    return weights
+    return engine_tier_weights(people)
 
 
 def level1_value(problem: Problem, people_by_priority: dict[str, int]) -> int:
@@ -335,6 +340,96 @@ def _unweigh(problem: Problem, value: int) -> dict[int, int]:
     for p in PRIORITIES:  # 4 first
         out[p], value = divmod(value, w[p])
     return out
+
+
+class _NaiveModel:
+    """The textbook model: y[i, j] household i in shelter j, x[i, r] household i in room r."""
+
+    def __init__(self, problem: Problem, pairs: EligiblePairs) -> None:
+        self.problem = problem
+        self.max_rooms = problem.settings.max_rooms_per_household
+        self.m = cp_model.CpModel()
+        self.y: dict[tuple[int, int], cp_model.IntVar] = {}
+        self.km_of: dict[tuple[int, int], float] = {}
+        self.x: dict[tuple[int, str], cp_model.IntVar] = {}
+        self.in_room: dict[str, list[cp_model.IntVar]] = {}
+        self.profiles: list[Profile] = [profile(h) for h in problem.households]
+        self.rooms_by_id = {r.id: r for s in problem.shelters for r in s.rooms}
+        for i, j, km in zip(
+            pairs.household.tolist(), pairs.shelter.tolist(), pairs.km.tolist(), strict=True
+        ):
+            self._add_pair(i, j, km)
+        self._add_rows()
+
+    def _add_pair(self, i: int, j: int, km: float) -> None:
+        m = self.m
+        h, s, p = self.problem.households[i], self.problem.shelters[j], self.profiles[i]
+        # A shelter whose free rooms cannot take the household even alone: no variables.
+        if best_room_set(h, s.rooms, self.max_rooms, p) is None:
+            return
+        yv = m.new_bool_var(f"y_{i}_{j}")
+        self.y[i, j], self.km_of[i, j] = yv, km
+        shared_vars: list[cp_model.IntVar] = []
+        priv: list[tuple[cp_model.IntVar, Room]] = []
+        for r in s.rooms:
+            if r.shared:
+                if shared_fit_errors(h, r, p):
+                    continue
+            elif (h.needs.wheelchair and not r.wheelchair) or r.beds + r.cribs == 0:
+                continue
+            xv = m.new_bool_var(f"x_{i}_{r.id}")
+            self.x[i, r.id] = xv
+            self.in_room.setdefault(r.id, []).append(xv)
+            m.add_implication(xv, yv)
+            if r.shared:
+                shared_vars.append(xv)
+            else:
+                priv.append((xv, r))
+        n_shared = sum(shared_vars)
+        # Rule 2/3: exactly one shared room, or 1..max_rooms private rooms that fit.
+        m.add(n_shared <= yv)
+        private_on = yv - n_shared  # 1 when placed here in private rooms
+        m.add(sum(xv for xv, _ in priv) >= private_on)
+        m.add(sum(xv for xv, _ in priv) <= self.max_rooms * private_on)
+        m.add(sum(r.beds * xv for xv, r in priv) >= p.needs_bed * private_on)
+        m.add(sum((r.beds + r.cribs) * xv for xv, r in priv) >= p.size * private_on)
+
+    def _add_rows(self) -> None:
+        m, problem = self.m, self.problem
+        shelters = problem.shelters
+        by_h: dict[int, list[tuple[int, cp_model.IntVar]]] = {}
+        for (i, j), yv in self.y.items():
+            by_h.setdefault(i, []).append((j, yv))
+        for vs in by_h.values():  # rule 1: one shelter at most
+            m.add_at_most_one(v for _, v in vs)
+        for rid, room_vars in self.in_room.items():  # a private room: one household; a dorm: beds
+            room = self.rooms_by_id[rid]
+            m.add(sum(room_vars) <= (room.beds if room.shared else 1))
+        for (a, b), km in keep_apart_pairs(problem).items():  # rule 8, per pair of shelters
+            for ja, va in by_h.get(a, ()):
+                for jb, vb in by_h.get(b, ()):
+                    if not keep_apart_ok(shelters[ja], shelters[jb], km):
+                        m.add_bool_or([va.Not(), vb.Not()])
+        hs = problem.households
+        weights = tier_weights(problem)
+        m.maximize(sum(weights[hs[i].priority] * hs[i].size * v for (i, _), v in self.y.items()))
+
+    def placements(self, solver: cp_model.CpSolver) -> dict[int, _Placement]:
+        hs, shelters = self.problem.households, self.problem.shelters
+        placed: dict[int, _Placement] = {}
+        for (i, j), yv in self.y.items():
+            if solver.boolean_value(yv):
+                ids = [
+                    r.id
+                    for r in shelters[j].rooms
+                    if (i, r.id) in self.x and solver.boolean_value(self.x[i, r.id])
+                ]
+                # Belt and braces: the linear encoding must agree with the rules module.
+                errs = room_set_errors(hs[i], [self.rooms_by_id[r] for r in ids], self.max_rooms)
+                if errs:
+                    raise AssertionError(f"naive model broke rule 2/3 for {hs[i].id}: {errs}")
+                placed[i] = _Placement(j, ids, self.km_of[i, j])
+        return placed
 
 
 def naive_cpsat(
@@ -353,70 +448,7 @@ def naive_cpsat(
     t0 = time.perf_counter()
     limit = problem.settings.time_limit_s if time_limit_s is None else time_limit_s
     table = ShelterTable.from_problem(problem)
-    hs = problem.households
-    shelters = problem.shelters
-    max_rooms = problem.settings.max_rooms_per_household
-    weights = tier_weights(problem)
-    pairs = eligible_pairs(problem, table)
-
-    m = cp_model.CpModel()
-    y: dict[tuple[int, int], cp_model.IntVar] = {}  # household i in shelter j
-    km_of: dict[tuple[int, int], float] = {}
-    x: dict[tuple[int, str], cp_model.IntVar] = {}  # household i in room r
-    in_room: dict[str, list[cp_model.IntVar]] = {}
-    profiles: list[Profile] = [profile(h) for h in hs]
-
-    for i, j, km in zip(
-        pairs.household.tolist(), pairs.shelter.tolist(), pairs.km.tolist(), strict=True
-    ):
-        h, s, p = hs[i], shelters[j], profiles[i]
-        # A shelter whose free rooms cannot take the household even alone: no variables.
-        if best_room_set(h, s.rooms, max_rooms, p) is None:
-            continue
-        yv = m.new_bool_var(f"y_{i}_{j}")
-        y[i, j], km_of[i, j] = yv, km
-        shared_vars: list[cp_model.IntVar] = []
-        priv: list[tuple[cp_model.IntVar, Room]] = []
-        for r in s.rooms:
-            if r.shared:
-                if shared_fit_errors(h, r, p):
-                    continue
-            elif (h.needs.wheelchair and not r.wheelchair) or r.beds + r.cribs == 0:
-                continue
-            xv = m.new_bool_var(f"x_{i}_{r.id}")
-            x[i, r.id] = xv
-            in_room.setdefault(r.id, []).append(xv)
-            m.add_implication(xv, yv)
-            if r.shared:
-                shared_vars.append(xv)
-            else:
-                priv.append((xv, r))
-        n_shared = sum(shared_vars)
-        # Rule 2/3: exactly one shared room, or 1..max_rooms private rooms that fit.
-        m.add(n_shared <= yv)
-        private_on = yv - n_shared  # 1 when placed here in private rooms
-        m.add(sum(xv for xv, _ in priv) >= private_on)
-        m.add(sum(xv for xv, _ in priv) <= max_rooms * private_on)
-        m.add(sum(r.beds * xv for xv, r in priv) >= p.needs_bed * private_on)
-        m.add(sum((r.beds + r.cribs) * xv for xv, r in priv) >= p.size * private_on)
-
-    by_h: dict[int, list[tuple[int, cp_model.IntVar]]] = {}
-    for (i, j), yv in y.items():
-        by_h.setdefault(i, []).append((j, yv))
-    for vs in by_h.values():  # rule 1: one shelter at most
-        m.add_at_most_one(v for _, v in vs)
-    rooms_by_id = {r.id: r for s in shelters for r in s.rooms}
-    for rid, room_vars in in_room.items():  # a private room holds one household; a dorm its beds
-        room = rooms_by_id[rid]
-        m.add(sum(room_vars) <= (room.beds if room.shared else 1))
-
-    for (a, b), km in keep_apart_pairs(problem).items():  # rule 8, pair by pair of shelters
-        for ja, va in by_h.get(a, ()):
-            for jb, vb in by_h.get(b, ()):
-                if not keep_apart_ok(shelters[ja], shelters[jb], km):
-                    m.add_bool_or([va.Not(), vb.Not()])
-
-    m.maximize(sum(weights[hs[i].priority] * hs[i].size * v for (i, _), v in y.items()))
+    model = _NaiveModel(problem, eligible_pairs(problem, table))
 
     solver = cp_model.CpSolver()
     build_s = time.perf_counter() - t0
@@ -424,22 +456,11 @@ def naive_cpsat(
     solver.parameters.num_workers = workers
     solver.parameters.random_seed = problem.settings.seed
     watcher = _TargetWatcher(t0, None if target is None else level1_value(problem, target))
-    code = solver.solve(m, watcher)
+    code = solver.solve(model.m, watcher)
 
     placed: dict[int, _Placement] = {}
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        for (i, j), yv in y.items():
-            if solver.boolean_value(yv):
-                ids = [
-                    r.id
-                    for r in shelters[j].rooms
-                    if (i, r.id) in x and solver.boolean_value(x[i, r.id])
-                ]
-                # Belt and braces: the linear encoding must agree with the rules module.
-                errs = room_set_errors(hs[i], [rooms_by_id[r] for r in ids], max_rooms)
-                if errs:
-                    raise AssertionError(f"naive model broke rule 2/3 for {hs[i].id}: {errs}")
-                placed[i] = _Placement(j, ids, km_of[i, j])
+        placed = model.placements(solver)
     lex_bound: dict[int, int] | None = None
     if code == cp_model.OPTIMAL:
         status = "optimal"
@@ -452,7 +473,7 @@ def naive_cpsat(
         wall_s=round(time.perf_counter() - t0, 3),
         solver="cp-sat-naive",
         build_s=round(build_s, 3),
-        variables=len(y) + len(x),
+        variables=len(model.y) + len(model.x),
         first_solution_s=None if watcher.first_s is None else round(watcher.first_s, 3),
         time_to_target_s=None if watcher.reached_s is None else round(watcher.reached_s, 3),
         cp_sat_status=solver.status_name(code),

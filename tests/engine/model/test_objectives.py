@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from allocation import check, household_options, solve
 
-from .builders import household, member, problem, room, shelter
+from ..builders import household, member, problem, room, shelter
 
 
 def where(plan):

@@ -164,7 +164,7 @@ class TierLP:
         """Candidates with a positive value in the last optimal LP solution (empty if none).
 
         An LP vertex is sparse (a few hundred of ~57k candidates at département size) and
-        nearly integral: the engine searches it first, see ``solver._support_stage``.
+        nearly integral: the engine searches it first, see ``allocation.search.level1``.
         """
         if not self._solved:
             return []

@@ -245,7 +245,14 @@ def _shelter(rng: random.Random, sid: str, lat: float, lon: float, kind: str) ->
             langs.append(lang)
     s["languages"] = langs
 
-    # (shared sex or None) for each free room tonight.
+    dorms, n_private = _kind_rooms(rng, s, kind)
+    s["rooms"] = _free_rooms(rng, sid, kind, wheelchair, dorms, n_private)
+    return s
+
+
+def _kind_rooms(rng: random.Random, s: dict[str, Any], kind: str) -> tuple[list[str], int]:
+    """The kind's rules (who it takes) into ``s``; its dorms' sexes and private rooms."""
+    # (shared sex) for each free dorm tonight.
     dorms: list[str] = []
     n_private = 0
     if kind == "chu":
@@ -288,6 +295,12 @@ def _shelter(rng: random.Random, sid: str, lat: float, lon: float, kind: str) ->
         n_private = rng.choice((1, 1, 2, 3))
     # kind == "full": listed, but nothing free tonight.
 
+    return dorms, n_private
+
+
+def _free_rooms(
+    rng: random.Random, sid: str, kind: str, wheelchair: bool, dorms: list[str], n_private: int
+) -> list[dict[str, Any]]:
     rooms: list[dict[str, Any]] = []
     for sex in dorms:
         free = rng.choices(range(1, 9), weights=(12, 16, 16, 14, 12, 10, 8, 6))[0]
@@ -319,8 +332,7 @@ def _shelter(rng: random.Random, sid: str, lat: float, lon: float, kind: str) ->
     private = rooms[first_private:]
     if wheelchair and private and not any(r["wheelchair"] for r in private):
         rooms[rng.randrange(first_private, len(rooms))]["wheelchair"] = True
-    s["rooms"] = rooms
-    return s
+    return rooms
 
 
 def _trim_beds(rng: random.Random, shelters: list[dict[str, Any]], target_beds: int) -> None:

@@ -23,17 +23,10 @@ import scipy.sparse as sp
 from ortools.linear_solver.python import model_builder_helper as mbh
 from ortools.sat.python import cp_model
 
+from ..model import Row
+
 #: Below this an LP value counts as 0 (and above 1 minus it as 1).
 INTEGRAL_TOL = 1e-6
-
-
-@dataclass(frozen=True)
-class Row:
-    """``Σ coeffs·x[vars] ≤ ub`` (indices into the full candidate list)."""
-
-    vars: Sequence[int]
-    coeffs: Sequence[int]
-    ub: int
 
 
 @dataclass(frozen=True)

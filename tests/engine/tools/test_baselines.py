@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 
 from allocation import check, solve
-from allocation.baselines import greedy_fcfs, level1_value, naive_cpsat
-from allocation.generate import generate_problem
 from allocation.models import Problem
+from allocation.tools.baselines import greedy_fcfs, level1_value, naive_cpsat
+from allocation.tools.generate import generate_problem
 
 EXAMPLES = Path("/work/shared/examples")
 if not EXAMPLES.is_dir():  # the examples may also live in the repository
-    EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "examples"
+    EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "examples"
 
 
 def _example(name: str) -> Problem:

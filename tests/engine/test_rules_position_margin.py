@@ -9,12 +9,12 @@ from __future__ import annotations
 import pytest
 
 from allocation import check, household_options, solve
-from allocation.baselines import greedy_fcfs
 from allocation.geo import haversine_km
 from allocation.rules import keep_apart_ok
+from allocation.tools.baselines import greedy_fcfs
 
 from .builders import household, north, problem, room, shelter
-from .test_rules_solver import forged, placed, rule_hits
+from .test_rules import forged, placed, rule_hits
 
 ZONE_KM = 3.0
 ZONE = north(7.0)  # a safety zone of 3 km around a point 7 km north of the origin

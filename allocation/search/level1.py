@@ -1,0 +1,266 @@
+"""Level 1, people per tier: one weighted stage on small problems, else a stage per tier.
+
+Per tier, most urgent first, with the tiers above pinned at what the plan reached:
+
+1. the LP bound B_t of the tier (``TierBounds.lp_max``) and U_t; a plan already at
+   min(U_t, B_t) is proven without a search;
+2. the LP-support search (``_reach_lp_bound``): CP-SAT on sub-models around optimal LP
+   solutions, stopped as soon as a plan reaches the bound (it is then optimal);
+3. only if that fell short, more than half the time is left and never in deterministic
+   mode: the full model with the valid cut ``people_t ≤ B_t``.
+
+Afterwards ``TierBounds.certify`` bounds (or proves) with the LP what the stages left open.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ortools.sat.python import cp_model
+
+from ..bounds import TierBounds, split_bound
+from ..models import PRIORITIES, StageRecord
+from .state import Search
+
+
+class Level1:
+    """The level-1 stages over one ``Search``, recording what they prove in ``bounds``."""
+
+    def __init__(self, search: Search, bounds: TierBounds) -> None:
+        self.search = search
+        self.bounds = bounds
+        #: Candidates of the LP's optimal solutions met on the way (the later levels'
+        #: sub-model searches them too).
+        self.lp_seen: set[int] = set()
+
+    def run(self) -> bool:
+        """Run level 1; True if it is proven optimal (every tier)."""
+        s, obj = self.search, self.search.obj
+        top = sum(obj.weights[t] * obj.ub[t] for t in PRIORITIES)
+        if top <= s.prm.max_tier_weight:
+            self._weighted()
+        else:
+            self._per_tier()
+        return self.bounds.certify(s.tier_values())
+
+    def _weighted(self) -> None:
+        """One stage maximising Σ_t W_t·people_t: the lexicographic optimum (small W only:
+        big weights stall CP-SAT's LP)."""
+        s, obj, bounds = self.search, self.search.obj, self.bounds
+        level1 = [obj.weights[obj.tier_of[v]] * obj.people[v] for v in range(s.n)]
+        status = s.run_full(
+            level1, True, s.prm.weighted_stage_share, s.prm.det_weighted_stage, "people"
+        )
+        got = s.tier_values()
+        if status == cp_model.OPTIMAL and not s.prep.restricted:
+            bounds.proven = dict.fromkeys(PRIORITIES, True)
+            bounds.people = dict(got)
+        elif status == cp_model.FEASIBLE and not s.prep.restricted:
+            bounds.people = split_bound(
+                int(s.solver.best_objective_bound), obj.weights, obj.ub, got
+            )
+        for t in PRIORITIES:
+            s.keep_at_least(obj.tier_coeffs[t], got[t])
+
+    def _per_tier(self) -> None:
+        s, budget = self.search, self.search.budget
+        tiers = [t for t in PRIORITIES if s.obj.ub[t] > 0]
+        # The stages end early enough for the LP to bound (or certify) the tiers they
+        # leave open: an honest, tight bound matters more than a stage's last second.
+        budget.deadline -= budget.lp_reserve_s
+        # Levels 2-4 (fairness, km, fit) matter to the people placed too: when the LP
+        # guides level 1, its stages leave them a share of the time.
+        later_reserve = (
+            s.prm.later_levels_share * s.problem.settings.time_limit_s
+            if self.bounds.lp is not None
+            else 0.0
+        )
+        budget.deadline -= later_reserve
+        for t in tiers:
+            self._tier(t, tiers)
+        budget.deadline += budget.lp_reserve_s + later_reserve
+
+    def _tier(self, t: int, tiers: list[int]) -> None:
+        """One tier's stage, and what it proves or bounds."""
+        s, bounds, budget, obj = self.search, self.bounds, self.search.budget, self.search.obj
+        lp = bounds.lp
+        got = s.tier_values()
+        above = bounds.above_proven(t)
+        # The stage's model pins every tier above at ≥ its value, like this LP.
+        lp_t = (
+            bounds.lp_max(t, {u: got[u] for u in PRIORITIES if u > t})
+            if lp is not None and budget.lp_time_left()
+            else None
+        )
+        if lp_t is None and lp is not None and s.deterministic:
+            budget.cut_by_wall = True  # the plan now depends on the clock
+        b = lp_t if bounds.lp_valid else None  # a bound on the problem itself
+        cap = obj.ub[t] if b is None else min(obj.ub[t], b)
+        # Where the search may stop: no plan of the (possibly pruned) model beats it.
+        target = cap if lp_t is None else min(cap, lp_t)
+        status: cp_model.CpSolverStatus | None
+        if got[t] >= cap:
+            # Every person of this tier who fits alone, or the LP bound: nothing to do.
+            status = cp_model.OPTIMAL
+            s.record(
+                StageRecord(
+                    name=f"people{t}",
+                    status=f"at_{'upper' if b is None else 'lp'}_bound",
+                    value=got[t],
+                    wall_s=0.0,
+                    at_s=s.elapsed(),
+                )
+            )
+        elif lp is not None and self._reach_lp_bound(t, target, t == tiers[-1]):
+            # At the LP bound: optimal for the model (for the problem if not pruned).
+            status = cp_model.OPTIMAL
+        elif lp is not None and (
+            s.deterministic
+            or budget.left() < s.prm.tier_full_model_left_share * s.problem.settings.time_limit_s
+        ):
+            # The LP supports fell short and half the time is gone: the full model rarely
+            # does better in what is left (measured), the lower tiers and the later levels
+            # need that time more. (Deterministic mode never asks the clock here: the
+            # replay must take the same path.)
+            status = None
+        else:
+            status = self._full_model_tier(t, target, len(tiers))
+        self._settle_tier(t, status, cap, b, above)
+
+    def _full_model_tier(self, t: int, target: int, n_tiers: int) -> cp_model.CpSolverStatus | None:
+        """Tier t on every candidate, with the valid cut people_t ≤ target: CP-SAT stops as
+        soon as a plan reaches it."""
+        s, obj = self.search, self.search.obj
+        used = [v for v in range(s.n) if obj.tier_of[v] == t]
+        s.model.add(
+            cp_model.LinearExpr.weighted_sum([s.x[v] for v in used], [obj.people[v] for v in used])
+            <= target
+        )
+        return s.run_full(
+            obj.tier_coeffs[t],
+            True,
+            # Most of what is left: a tier below an unproven one cannot be proven, and a
+            # stage stops early once it reaches the LP bound (measured on generated
+            # départements: tier 3 proven in 3.4-5.7 s with 0.85 where an even split left
+            # it open and the lower stages found nothing better).
+            s.prm.tier_stage_share,
+            s.prm.det_tier_full_model / n_tiers,
+            f"people{t}",
+            below_tier=t,
+        )
+
+    def _settle_tier(
+        self,
+        t: int,
+        status: cp_model.CpSolverStatus | None,
+        cap: int,
+        b: int | None,
+        above: bool,
+    ) -> None:
+        """Whether tier t is proven, its reported bound, and its pin for the tiers below."""
+        s, bounds = self.search, self.bounds
+        got_t = s.tier_values()[t]
+        ok = (status == cp_model.OPTIMAL and not s.prep.restricted) or got_t >= cap
+        bounds.proven[t] = above and ok
+        if bounds.proven[t]:
+            bounds.people[t] = got_t
+        elif above:
+            if status == cp_model.FEASIBLE and not s.prep.restricted:
+                bounds.people[t] = min(cap, int(s.solver.best_objective_bound))
+            else:
+                bounds.people[t] = cap if b is not None else bounds.people[t]
+        s.keep_at_least(s.obj.tier_coeffs[t], got_t)
+
+    def _more_vertices(self, t: int, step: int, gained: bool) -> set[int] | None:
+        """Step ≥ 2 of the LP-support search: three more optimal LP vertices, or None to
+        stop (no time, or the last round gained nothing)."""
+        s, budget, prm = self.search, self.search.budget, self.search.prm
+        lp = self.bounds.lp
+        assert lp is not None
+        # An extra vertex costs GLOP 2-4 times the tier's own LP (measured: 0.5-0.8 s at
+        # département size, ~5 s at region size): they get at most a share of the time
+        # left, and are not started without the time to also search them. Deterministic
+        # mode never asks the clock which path to take (it takes no extra vertex).
+        if not s.deterministic and budget.left() < (
+            prm.lp_vertex_min_left_s + prm.lp_vertex_solve_factor * lp.last_solve_s
+        ):
+            return None
+        # More vertices after a round that gained nothing: the tier is probably at its
+        # optimum below the LP bound (measured: 376 of 377 with 4 and with 7 vertices, 4 s
+        # the lower tiers needed more).
+        if step >= 3 and not gained:
+            return None
+        found = lp.optimal_supports(
+            t,
+            s.prep.cands.km,
+            prm.lp_extra_vertices,
+            s.seed + step - 1,
+            budget.deadline
+            if s.deterministic
+            else time.perf_counter() + prm.lp_vertices_share * budget.left(),
+            least_cost_first=step == 2,
+        )
+        if s.deterministic and lp.cut_short:
+            budget.cut_by_wall = True  # fewer vertices than a replay may get
+        return found
+
+    def _reach_lp_bound(self, t: int, cap: int, last: bool) -> bool:
+        """Search tier t on sub-models around optimal LP solutions; True once at ``cap``.
+
+        The LP optimum is sparse and nearly integral: a model of its support (a few hundred
+        of ~57k candidates at département size) often holds a plan placing ⌊LP⌋ people of
+        tier t, which is then proven optimal for the full problem. First the vertex just
+        solved (enough for the top tiers, measured), then with every household's nearest
+        candidates (free: no LP to solve), then the union with a few more optimal vertices
+        (0.5-0.8 s of GLOP each, so only when needed; never in deterministic mode: GLOP's
+        time is not counted in work units).
+        """
+        s, prm = self.search, self.search.prm
+        assert self.bounds.lp is not None
+        support = set(self.bounds.lp.support())
+        near_t = s.nearest(prm.tier_nearest, t)
+        # The nearest candidates help only a sub-model small enough to solve MIP-like
+        # (measured at region size: ~20k candidates, 15 s for 1 more person of tier 3).
+        near_ok = len(near_t | support) <= prm.mip_like_max
+        rounds = 0 if s.deterministic else prm.lp_vertex_rounds
+        vertices = 1
+        gained = True  # whether the last step placed more people of tier t
+        for step in range(2 + rounds):
+            if step >= 2:
+                more = self._more_vertices(t, step, gained)
+                if more is None:
+                    break
+                support |= more
+                vertices += prm.lp_extra_vertices
+            self.lp_seen.update(support)
+            keep = set(support)
+            name = f"people{t}-lp-{vertices}-vertices"
+            if step >= 1 and near_ok:
+                keep |= near_t
+                name += f"+{prm.tier_nearest}-nearest"
+            elif step == 1:
+                continue  # too big a sub-model: straight to more vertices
+            before = s.tier_values()[t]
+            s.run_sub(
+                keep,
+                s.obj.tier_coeffs[t],
+                True,
+                # The last tier leaves time to no other tier.
+                prm.support_first_look_share
+                if step == 0
+                else prm.support_stage_share * (2 if last else 1),
+                # Deterministic work budget (shares of the budget, in CP-SAT units).
+                prm.det_first_look if step == 0 else prm.det_nearest_step * (2 if last else 1),
+                name,
+                stop_at=cap,
+                mip_like=True,
+                min_tier=t,
+            )
+            after = s.tier_values()[t]
+            gained = after > before
+            if after >= cap:
+                return True
+        return False
+
+
+__all__ = ["Level1"]
