@@ -213,13 +213,21 @@ class Bound(BaseModel):
     people_placed_by_priority: dict[str, int]
 
 
+#: CP-SAT's status of a stage's search, lower case.
+CpSatStatus = Literal["optimal", "feasible", "infeasible", "model_invalid", "unknown"]
+#: How a stage ended without (or after) a search of its own: the plan was already at the
+#: LP bound or at U_t; the fixed-set LP was integral, rounded, or the plan was kept.
+StageEnd = Literal["at_lp_bound", "at_upper_bound", "lp-integral", "lp-rounded", "kept"]
+StageStatus = Literal[CpSatStatus, StageEnd]
+#: What ``Stats.bounded`` may count.
+BoundedKind = Literal["room_sets_pairs", "shelters_per_household"]
+
+
 class StageRecord(BaseModel):
     """One search stage of ``solve``, in the order run (``docs/engine.md``, Stages)."""
 
     name: str  # e.g. "people1-lp-1-vertices+5-nearest", "fairness-sub", "km-fixed-set"
-    #: CP-SAT's status, lower case ("optimal", "feasible", "unknown", ...), or how the
-    #: stage ended without a search ("at_lp_bound", "at_upper_bound", "lp-integral", ...).
-    status: str
+    status: StageStatus
     value: int | None = None  # the plan's value on the stage's objective after it
     wall_s: float  # wall seconds the stage used
     allowed_s: float | None = None  # wall seconds it was allowed (None: no CP-SAT limit)
@@ -244,7 +252,7 @@ class Stats(BaseModel):
     km_lower_bound: float | None = None
     #: What was bounded to keep the model's size in check, and how often (empty: nothing;
     #: "room_sets_pairs": pairs whose room sets were cut, "shelters_per_household": pruned).
-    bounded: dict[str, int] = Field(default_factory=dict)
+    bounded: dict[BoundedKind, int] = Field(default_factory=dict)
 
 
 class Plan(BaseModel):
@@ -285,6 +293,8 @@ __all__ = [
     "Assignment",
     "AvoidZone",
     "Bound",
+    "BoundedKind",
+    "CpSatStatus",
     "Household",
     "KeepApart",
     "Member",
@@ -296,6 +306,9 @@ __all__ = [
     "Room",
     "Settings",
     "Shelter",
+    "StageEnd",
+    "StageRecord",
+    "StageStatus",
     "Stats",
     "Unplaced",
     "describe_validation_error",

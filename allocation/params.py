@@ -33,6 +33,16 @@ class SearchParams:
     lp_build_share: float = 0.2
     #: Largest households × shelters priced for the Lagrangian bound of a pruned model.
     lagrange_max_cells: int = 20_000_000
+    #: Wall time the level-1 stages keep for the final LP bounds: two tier solves of
+    #: ``lp_reserve_base_s`` + candidates / ``lp_solve_rate`` (GLOP, ~0.1 s per tier at
+    #: 57k candidates); on a pruned model also listing every pair (``pair_list_rate``
+    #: household×shelter cells per second, ~1 s for 9M) and four more solves of
+    #: ``lagrange_solve_base_s`` + candidates / ``lagrange_solve_rate``.
+    lp_reserve_base_s: float = 0.02
+    lp_solve_rate: float = 600_000.0
+    pair_list_rate: float = 5_000_000.0
+    lagrange_solve_base_s: float = 0.05
+    lagrange_solve_rate: float = 100_000.0
     #: Tier weights above this switch level 1 to one stage per tier (big weights stall
     #: CP-SAT's LP: measured, no bound after 35 s at 600 households).
     max_tier_weight: int = 2**16

@@ -18,7 +18,7 @@ import time
 
 from .bounds import TierBounds
 from .model import KM_SCALE, build_objectives, build_rows, prepare
-from .models import PRIORITIES, Bound, Plan, Problem, Stats
+from .models import PRIORITIES, Bound, BoundedKind, Plan, Problem, Stats
 from .params import DEFAULT_PARAMS, SearchParams
 from .plan import build_plan
 from .rules import keep_apart_pairs
@@ -71,7 +71,7 @@ def solve(
 
 def _stats(search: Search, bounds: TierBounds | None, km_bound: int | None) -> Stats:
     prep, st = search.prep, search.problem.settings
-    bounded: dict[str, int] = {}
+    bounded: dict[BoundedKind, int] = {}
     if prep.combo_bounded_pairs:
         bounded["room_sets_pairs"] = prep.combo_bounded_pairs
     if prep.truncated:

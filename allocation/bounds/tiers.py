@@ -82,11 +82,13 @@ class TierBounds:
                 obj.people,
                 obj.tier_of,
             )
-            self.reserve_s = 2 * (0.02 + n / 600_000)  # GLOP: ~0.1 s per tier at 57k
+            self.reserve_s = 2 * (prm.lp_reserve_base_s + n / prm.lp_solve_rate)
             if not self.lp_valid and self.lagrange_ok:
-                # Listing every pair (measured ~1 s for 9M cells) and one more LP solve per
-                # open tier, for the Lagrangian bound.
-                self.reserve_s += cells / 5_000_000 + 4 * (0.05 + n / 100_000)
+                # Listing every pair and one more LP solve per open tier, for the
+                # Lagrangian bound.
+                self.reserve_s += cells / prm.pair_list_rate + 4 * (
+                    prm.lagrange_solve_base_s + n / prm.lagrange_solve_rate
+                )
         #: Tiers proven optimal (every lexicographically-as-good plan has the plan's value).
         self.proven: dict[int, bool] = {}
         #: The bound reported per tier (starts at U_t).

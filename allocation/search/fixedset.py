@@ -17,6 +17,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -36,7 +37,7 @@ class FixedSetResult:
     chosen: list[int]  # one candidate per placed household
     km_lower_bound: int | None  # ⌈LP min km⌉ (decametres) for this placed set; None: no LP
     km_optimal: bool  # the plan's km equals that bound
-    how: str  # "lp-integral", "lp-rounded", "kept" (no better plan found in time)
+    how: Literal["lp-integral", "lp-rounded", "kept"]  # "kept": no better plan in time
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,7 @@ class Level1:
             s.record(
                 StageRecord(
                     name=f"people{t}",
-                    status=f"at_{'upper' if b is None else 'lp'}_bound",
+                    status="at_upper_bound" if b is None else "at_lp_bound",
                     value=got[t],
                     wall_s=0.0,
                     at_s=s.elapsed(),

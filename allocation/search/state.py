@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from ortools.sat.python import cp_model
 
 from ..model import Objectives, Prepared, Row
-from ..models import Problem, StageRecord
+from ..models import CpSatStatus, Problem, StageRecord
 from ..params import SearchParams
 from .budget import Budget
 from .greedy import greedy
@@ -49,6 +49,15 @@ def build_cp_model(n: int, rows: list[Row]) -> tuple[cp_model.CpModel, list[cp_m
 def _solution(solver: cp_model.CpSolver, n: int) -> list[int]:
     sol = solver.response_proto.solution
     return [int(v) for v in list(sol)[:n]]
+
+
+_CP_STATUS: dict[str, CpSatStatus] = {
+    "OPTIMAL": "optimal",
+    "FEASIBLE": "feasible",
+    "INFEASIBLE": "infeasible",
+    "MODEL_INVALID": "model_invalid",
+    "UNKNOWN": "unknown",
+}
 
 
 def _better_or_equal(new: int, old: int, maximize: bool) -> bool:
@@ -157,7 +166,7 @@ class Search:
         self.record(
             StageRecord(
                 name=name,
-                status=cp.status_name(status).lower(),
+                status=_CP_STATUS[cp.status_name(status)],
                 value=self.value(coeffs),
                 wall_s=round(cp.wall_time, 3),
                 allowed_s=round(cp.parameters.max_time_in_seconds, 3),
