@@ -53,9 +53,9 @@ def test_rooms_differing_only_by_cribs_merge_into_few_types() -> None:
     prob = _shelter_night(rooms, FAMILIES)
     plan = solve(prob)
     assert check(prob, plan) == []
+    # It used to make ~10k candidates and take 20-30 s for a 10 s limit (the suite's
+    # crib-rooms night measures the time; here the size, which does not depend on load).
     assert plan.stats.candidates < 100
-    # It used to take 20-30 s; the margin is for a loaded CI machine, not a speed figure.
-    assert plan.stats.wall_s <= prob.settings.time_limit_s + 2
     assert plan.stats.bounded == {}  # lossless: nothing bounded
     assert plan.status == "optimal"
 

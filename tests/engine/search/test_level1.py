@@ -10,11 +10,13 @@ from allocation.tools.generate import generate_problem
 from ..builders import model_lp
 
 
-def test_departement_top_tiers_proven_within_the_limit() -> None:
-    # The LP-support search proves tiers 4 and 3 of a generated département in about a
-    # second on the benchmark machine; 8 s leaves room for a loaded CI machine.
+def test_departement_top_tiers_proven() -> None:
+    # The LP-support search proves tiers 4 and 3 of a generated département in its first
+    # stages. Deterministic mode: the work budget, not the machine's load, ends the stages
+    # (the limit is only the safety net), so this holds on a busy CI machine too.
     gen = generate_problem(150, 600, seed=1, region="hainaut")
-    prob = gen.model_copy(update={"settings": gen.settings.model_copy(update={"time_limit_s": 8})})
+    st = gen.settings.model_copy(update={"deterministic": True, "time_limit_s": 20})
+    prob = gen.model_copy(update={"settings": st})
     plan = solve(prob, num_workers=2)
     assert check(prob, plan) == []
     placed = plan.objective.people_placed_by_priority

@@ -6,7 +6,6 @@ import json
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -91,18 +90,15 @@ def test_shelters_sit_in_their_region() -> None:
             assert min(lons) - 0.7 < s.lon < max(lons) + 0.7
 
 
-def test_region_size_is_fast_and_lands_near_5000_rooms() -> None:
-    t0 = time.perf_counter()
+def test_region_size_lands_near_5000_rooms() -> None:
+    # (How fast the generator is, is a benchmark figure: docs/benchmarks.md, "generated in".)
     p = generate_problem(1500, 6000, seed=0, region="nord")
-    assert time.perf_counter() - t0 < 10  # ~0.5 s idle; the CI box may be busy
     assert 4500 <= sum(len(s.rooms) for s in p.shelters) <= 5500
 
 
 @pytest.mark.slow
-def test_national_size_under_20_seconds() -> None:
-    t0 = time.perf_counter()
+def test_national_size_has_unique_room_ids() -> None:
     p = generate_problem(10_000, 25_000, seed=0, region="france")
-    assert time.perf_counter() - t0 < 20
     assert len({r.id for s in p.shelters for r in s.rooms}) == sum(len(s.rooms) for s in p.shelters)
 
 
