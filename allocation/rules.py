@@ -696,27 +696,49 @@ def capacity_columns(
         types = [room_types(s.rooms) for s in problem.shelters]
     if pools is None:
         pools = [shared_pools(s.rooms) for s in problem.shelters]
-    k = problem.settings.max_rooms_per_household
     n = len(problem.shelters)
-    out = {
-        name: np.zeros(n, dtype=np.int64)
-        for name in ("beds", "total", "wc_beds", "wc_total", "shared_F", "shared_M")
-    }
-    out.update(shared_F_wc=np.zeros(n, dtype=np.int64), shared_M_wc=np.zeros(n, dtype=np.int64))
-    for j, ts in enumerate(types):
-        for wc_only, bk, tk in ((False, "beds", "total"), (True, "wc_beds", "wc_total")):
-            rooms_b: list[int] = []
-            rooms_t: list[int] = []
-            for t in ts:
-                if wc_only and not t.wheelchair:
-                    continue
-                rooms_b += [t.beds] * min(t.count, k)
-                rooms_t += [t.beds + t.cribs] * min(t.count, k)
-            out[bk][j] = sum(sorted(rooms_b, reverse=True)[:k])
-            out[tk][j] = sum(sorted(rooms_t, reverse=True)[:k])
-        for sex, pool in pools[j].items():
-            out[f"shared_{sex}"][j] = pool.beds
-            out[f"shared_{sex}_wc"][j] = pool.wheelchair_beds
+    out = {name: np.zeros(n, dtype=np.int64) for name in CAPACITY_COLUMNS}
+    for j, (ts, ps) in enumerate(zip(types, pools, strict=True)):
+        for name, value in shelter_capacity(
+            ts, ps, problem.settings.max_rooms_per_household
+        ).items():
+            out[name][j] = value
+    return out
+
+
+#: The keys of :func:`capacity_columns` (and :func:`shelter_capacity`).
+CAPACITY_COLUMNS = (
+    "beds",
+    "total",
+    "wc_beds",
+    "wc_total",
+    "shared_F",
+    "shared_M",
+    "shared_F_wc",
+    "shared_M_wc",
+)
+
+
+def shelter_capacity(
+    types: Sequence[RoomType], pools: dict[str, SharedPool], max_rooms: int
+) -> dict[str, int]:
+    """One shelter's entries of :func:`capacity_columns` (a shelter whose free rooms change,
+    e.g. while a greedy plan fills it, recomputes only its own)."""
+    k = max_rooms
+    out = dict.fromkeys(CAPACITY_COLUMNS, 0)
+    for wc_only, bk, tk in ((False, "beds", "total"), (True, "wc_beds", "wc_total")):
+        rooms_b: list[int] = []
+        rooms_t: list[int] = []
+        for t in types:
+            if wc_only and not t.wheelchair:
+                continue
+            rooms_b += [t.beds] * min(t.count, k)
+            rooms_t += [t.beds + t.cribs] * min(t.count, k)
+        out[bk] = sum(sorted(rooms_b, reverse=True)[:k])
+        out[tk] = sum(sorted(rooms_t, reverse=True)[:k])
+    for sex, pool in pools.items():
+        out[f"shared_{sex}"] = pool.beds
+        out[f"shared_{sex}_wc"] = pool.wheelchair_beds
     return out
 
 
@@ -800,6 +822,7 @@ def km_for_plan(km: float) -> float:
 
 
 __all__ = [
+    "CAPACITY_COLUMNS",
     "CRIB_AGE",
     "ELIGIBILITY_RULES",
     "RULE_WORDING",
@@ -834,5 +857,6 @@ __all__ = [
     "room_types",
     "shared_fit_errors",
     "shared_pools",
+    "shelter_capacity",
     "wasted_beds",
 ]

@@ -36,17 +36,22 @@ from allocation.models import (
 )
 from allocation.options import analyse
 from allocation.rules import (
+    CAPACITY_COLUMNS,
     EligiblePairs,
     Profile,
     ShelterTable,
     best_room_set,
     eligible_pairs,
+    fit_possible_class,
     keep_apart_ok,
     keep_apart_pairs,
     km_for_plan,
     profile,
     room_set_errors,
+    room_types,
     shared_fit_errors,
+    shared_pools,
+    shelter_capacity,
     wasted_beds,
 )
 
@@ -65,11 +70,12 @@ def _pairs_by_household(pairs: EligiblePairs, n: int) -> list[tuple[int, int]]:
 
 
 class _Capacity:
-    """What is still free in each shelter, summarised as numpy columns.
+    """What is still free in each shelter, as the rules' capacity columns.
 
-    Only a quick *necessary* condition to skip shelters that cannot take a household any
-    more (the greedy would otherwise try thousands of full shelters per household at
-    national size); the real decision is always ``rules.best_room_set``.
+    Only the rules' quick *necessary* fit test (``rules.fit_possible_class``) to skip
+    shelters that cannot take a household any more (the greedy would otherwise try
+    thousands of full shelters per household at national size); the real decision is
+    always ``rules.best_room_set``.
     """
 
     def __init__(self, problem: Problem) -> None:
@@ -80,10 +86,7 @@ class _Capacity:
         self.shared_left: dict[str, int] = {
             r.id: r.beds for s in problem.shelters for r in s.rooms if r.shared
         }
-        # [any room, wheelchair rooms only] x shelters
-        self.top_beds = np.zeros((2, n), dtype=np.int64)
-        self.top_total = np.zeros((2, n), dtype=np.int64)
-        self.shared = {sex: np.zeros((2, n), dtype=np.int64) for sex in "FM"}
+        self.caps = {name: np.zeros(n, dtype=np.int64) for name in CAPACITY_COLUMNS}
         for j in range(n):
             self.refresh(j)
 
@@ -92,21 +95,15 @@ class _Capacity:
 
     def refresh(self, j: int) -> None:
         free = self.free_rooms(j)
-        for w in (0, 1):
-            rooms = [r for r in free if r.wheelchair or not w]
-            priv = [r for r in rooms if not r.shared]
-            k = self.max_rooms
-            self.top_beds[w, j] = sum(sorted((r.beds for r in priv), reverse=True)[:k])
-            self.top_total[w, j] = sum(sorted((r.beds + r.cribs for r in priv), reverse=True)[:k])
-            for sex in "FM":
-                self.shared[sex][w, j] = sum(r.beds for r in rooms if r.shared and r.sex == sex)
+        now = shelter_capacity(room_types(free), shared_pools(free), self.max_rooms)
+        for name, value in now.items():
+            self.caps[name][j] = value
 
     def maybe(self, p: Profile, wheelchair: bool, shelters: np.ndarray) -> np.ndarray:
-        w = int(wheelchair)
-        ok = (self.top_beds[w, shelters] >= p.needs_bed) & (self.top_total[w, shelters] >= p.size)
-        if p.single_adult_sex is not None:
-            ok |= self.shared[p.single_adult_sex][w, shelters] > 0
-        out: np.ndarray = ok
+        caps = {name: col[shelters] for name, col in self.caps.items()}
+        out: np.ndarray = fit_possible_class(
+            caps, p.needs_bed, p.size, wheelchair, p.single_adult_sex
+        )
         return out
 
     def take(self, j: int, ids: list[str]) -> None:
