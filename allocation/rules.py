@@ -501,7 +501,12 @@ def room_set_errors(
 def beds_used(h_or_p: Household | Profile, rooms: Sequence[Room]) -> int:
     """Beds of private ``rooms`` slept in: members 3+, and babies beyond the cribs."""
     p = h_or_p if isinstance(h_or_p, Profile) else profile(h_or_p)
-    cribs = sum(r.cribs for r in rooms)
+    return beds_slept(p, sum(r.cribs for r in rooms))
+
+
+def beds_slept(p: Profile, cribs: int) -> int:
+    """Beds a household sleeps in given ``cribs``: members 3+, and babies beyond the cribs
+    (the wasted-beds count of level 4 written once)."""
     return p.needs_bed + max(0, p.under3 - cribs)
 
 
@@ -589,6 +594,61 @@ def minimal_combos(
     return bounded_minimal_combos(p, types, max_rooms, wheelchair, None)[0]
 
 
+def beds_fit(p: Profile, beds: int, cribs: int) -> bool:
+    """Rule 2 on totals: beds for everyone aged 3+, and a bed or a crib for everyone."""
+    return beds >= p.needs_bed and beds + cribs >= p.size
+
+
+class _ComboSearch:
+    """Depth-first enumeration of minimal room sets, counting the partial sets it tries."""
+
+    def __init__(
+        self,
+        p: Profile,
+        types: Sequence[RoomType],
+        max_rooms: int,
+        wheelchair: bool,
+        max_steps: int | None,
+    ) -> None:
+        self.p = p
+        self.types = types
+        self.max_rooms = max_rooms
+        self.max_steps = max_steps
+        self.usable = [i for i, t in enumerate(types) if t.wheelchair or not wheelchair]
+        self.out: list[tuple[int, ...]] = []
+        self.steps = 0
+
+    def _minimal(self, chosen: list[int], beds: int, cribs: int) -> bool:
+        """Removing any single room breaks the fit."""
+        ts = self.types
+        return all(
+            not beds_fit(self.p, beds - ts[i].beds, cribs - ts[i].cribs) for i in set(chosen)
+        )
+
+    def extend(self, start: int, chosen: list[int], beds: int, cribs: int) -> None:
+        if chosen and beds_fit(self.p, beds, cribs):
+            if self._minimal(chosen, beds, cribs):
+                self.out.append(tuple(chosen))
+            return  # adding rooms to a fitting set is never minimal
+        if len(chosen) == self.max_rooms:
+            return
+        self.steps += 1
+        if self.max_steps is not None and self.steps > self.max_steps:
+            return
+        for k in range(start, len(self.usable)):
+            i = self.usable[k]
+            t = self.types[i]
+            if chosen.count(i) >= t.count:
+                continue
+            chosen.append(i)
+            self.extend(k, chosen, beds + t.beds, cribs + t.cribs)
+            chosen.pop()
+
+    @property
+    def complete(self) -> bool:
+        return self.max_steps is None or self.steps <= self.max_steps
+
+
 def bounded_minimal_combos(
     p: Profile,
     types: Sequence[RoomType],
@@ -601,41 +661,16 @@ def bounded_minimal_combos(
     The count of sets grows like types^max_rooms (100 room types, 4 rooms: 4M), so the
     engine bounds it and says so; the combos found first are those of the largest rooms.
     """
-    usable = [i for i, t in enumerate(types) if t.wheelchair or not wheelchair]
-    out: list[tuple[int, ...]] = []
-    steps = 0
-
-    def fits(beds: int, cribs: int) -> bool:
-        return beds >= p.needs_bed and beds + cribs >= p.size
-
-    def rec(start: int, chosen: list[int], beds: int, cribs: int) -> None:
-        nonlocal steps
-        if chosen and fits(beds, cribs):
-            # Minimal iff removing any single room breaks the fit.
-            if all(not fits(beds - types[i].beds, cribs - types[i].cribs) for i in set(chosen)):
-                out.append(tuple(chosen))
-            return  # adding rooms to a fitting set is never minimal
-        if len(chosen) == max_rooms:
-            return
-        steps += 1
-        if max_steps is not None and steps > max_steps:
-            return
-        for k in range(start, len(usable)):
-            i = usable[k]
-            if chosen.count(i) >= types[i].count:
-                continue
-            chosen.append(i)
-            rec(k, chosen, beds + types[i].beds, cribs + types[i].cribs)
-            chosen.pop()
-
-    rec(0, [], 0, 0)
-    return out, max_steps is None or steps <= max_steps
+    search = _ComboSearch(p, types, max_rooms, wheelchair, max_steps)
+    search.extend(0, [], 0, 0)
+    return search.out, search.complete
 
 
 def combo_wasted(p: Profile, types: Sequence[RoomType], combo: Sequence[int]) -> int:
+    """Wasted beds of a room-type combo (as :func:`wasted_beds` for rooms)."""
     beds = sum(types[i].beds for i in combo)
     cribs = sum(types[i].cribs for i in combo)
-    return max(0, beds - (p.needs_bed + max(0, p.under3 - cribs)))
+    return max(0, beds - beds_slept(p, cribs))
 
 
 def best_room_set(
@@ -832,6 +867,8 @@ __all__ = [
     "SharedPool",
     "ShelterTable",
     "apart_enough",
+    "beds_fit",
+    "beds_slept",
     "beds_used",
     "best_room_set",
     "capacity_columns",

@@ -60,6 +60,14 @@ _CP_STATUS: dict[str, CpSatStatus] = {
 }
 
 
+def _restricted_sum(
+    xs: list[cp_model.IntVar], idx: list[int], coeffs: list[int]
+) -> cp_model.LinearExpr:
+    """Σ coeffs·x over a sub-model whose variable k is candidate idx[k]."""
+    used = [k for k, v in enumerate(idx) if coeffs[v]]
+    return cp_model.LinearExpr.weighted_sum([xs[k] for k in used], [coeffs[idx[k]] for k in used])
+
+
 def _better_or_equal(new: int, old: int, maximize: bool) -> bool:
     return new >= old if maximize else new <= old
 
@@ -239,13 +247,6 @@ class Search:
         pos = {v: i for i, v in enumerate(idx)}
         sub = cp_model.CpModel()
         xs = [sub.new_bool_var(f"x{v}") for v in idx]
-
-        def expr(cs: list[int]) -> cp_model.LinearExpr:
-            used = [i for i, v in enumerate(idx) if cs[v]]
-            return cp_model.LinearExpr.weighted_sum(
-                [xs[i] for i in used], [cs[idx[i]] for i in used]
-            )
-
         for r in self.rows:
             terms = [(pos[v], k) for v, k in zip(r.vars, r.coeffs, strict=True) if v in pos]
             if len(terms) > 1 or (terms and terms[0][1] > r.ub):
@@ -256,8 +257,8 @@ class Search:
                     <= r.ub
                 )
         for cs, value in self.floors:
-            sub.add(expr(cs) >= value)
-        objective = expr(coeffs)
+            sub.add(_restricted_sum(xs, idx, cs) >= value)
+        objective = _restricted_sum(xs, idx, coeffs)
         if stop_at is not None:
             sub.add(objective <= stop_at)
         if maximize:
