@@ -56,6 +56,7 @@ class SearchParams:
     #: CP-SAT presolve speed (candidates per second): no stage starts with less time than
     #: its presolve needs.
     presolve_rate: float = 40_000.0
+    presolve_base_s: float = 0.02
     #: Deterministic mode: the work budget (CP-SAT deterministic units) as a share of the
     #: time limit in seconds (measured 1-1.8 wall s per unit, plus model building).
     det_budget_share: float = 0.4
@@ -108,6 +109,11 @@ class SearchParams:
     #: of that full-model stage (never run in deterministic mode with the LP).
     later_full_presolves: float = 3.0
     det_later_full: float = 0.15
+
+    def presolve_s(self, candidates: int) -> float:
+        """Wall seconds CP-SAT's presolve needs for a model of ``candidates``: no stage
+        starts with less."""
+        return self.presolve_base_s + candidates / self.presolve_rate
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -40,7 +40,7 @@ def solve(
     budget = Budget.for_problem(problem, prm, t0)
 
     prep = prepare(problem, prm)
-    budget.min_stage_s = 0.02 + len(prep.cands) / prm.presolve_rate
+    budget.min_stage_s = prm.presolve_s(len(prep.cands))
     ka = keep_apart_pairs(problem)
     rows = build_rows(problem, prep, ka)
     obj = build_objectives(problem, prep)

@@ -70,7 +70,9 @@ def fixed_set_stage(search: Search) -> int | None:
     )
     rounder = cp_model.CpSolver()
     started = time.perf_counter()
-    ok = s.budget.params(rounder, 1.0, s.prm.det_later_level, s.seed, s.workers, 0.02)
+    # The rounding model is small: only the presolve's fixed cost must be left.
+    min_s = s.prm.presolve_s(0)
+    ok = s.budget.params(rounder, 1.0, s.prm.det_later_level, s.seed, s.workers, min_s)
     rounder.parameters.cp_model_probing_level = 0
     res = settle_fixed_set(data, s.budget.deadline, rounder if ok else None)
     for i, v in zip(placed, res.chosen, strict=True):

@@ -275,7 +275,7 @@ class Search:
         """A solver for a sub-model of ``size`` candidates; None if no time is left for it."""
         sub_solver = cp_model.CpSolver()
         # A sub-model presolves in proportion to its size, like the full one.
-        min_s = 0.02 + size / self.prm.presolve_rate
+        min_s = self.prm.presolve_s(size)
         if not self.budget.params(sub_solver, share, det_share, self.seed, self.workers, min_s):
             return None
         sub_solver.parameters.cp_model_probing_level = 0
