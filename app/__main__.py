@@ -68,6 +68,17 @@ def _add_token_commands(sub: Any) -> None:
     create.add_argument("--role", required=True, choices=["admin", "operator", "shelter", "viewer"])
     create.add_argument("--shelter", default=None, help="the shelter id (role shelter only)")
     create.add_argument("--name", default=None, help="who uses it, e.g. 'night desk 2'")
+    where = create.add_mutually_exclusive_group()
+    where.add_argument(
+        "--territory",
+        default=None,
+        help="the territory's code, e.g. 59 (default: the shelter's, or the only territory)",
+    )
+    where.add_argument(
+        "--national",
+        action="store_true",
+        help="a national admin (role admin, no territory): manages territories",
+    )
     create.add_argument(
         "--expires-in-days",
         type=_bounded_int(1, 3650, "number of days"),
@@ -168,16 +179,37 @@ def _token_create(args: argparse.Namespace) -> None:
     from app.audit.service import record
     from app.auth.models import Role
     from app.auth.service import create_token
+    from app.territories.service import by_code
 
     expires_at = None
     if args.expires_in_days is not None:
         expires_at = datetime.now(UTC) + timedelta(days=args.expires_in_days)
     with _token_session() as session:
+        territory_id = None
+        if args.territory is not None:
+            territory = by_code(session, args.territory)
+            if territory is None:
+                _fail(f"no territory {args.territory!r}", EXIT_USAGE)
+            territory_id = territory.id
         token, plaintext = create_token(
-            session, Role(args.role), args.name or f"{args.role} (cli)", args.shelter, expires_at
+            session,
+            Role(args.role),
+            args.name or f"{args.role} (cli)",
+            args.shelter,
+            expires_at,
+            territory_id=territory_id,
+            national=args.national,
         )
         detail = {"role": args.role, "shelter_id": args.shelter, "via": "command line"}
-        record(session, None, "token.create", "token", token.id, detail)
+        record(
+            session,
+            None,
+            "token.create",
+            "token",
+            token.id,
+            detail,
+            territory_id=token.territory_id,
+        )
         session.commit()
     sys.stdout.write(plaintext + "\n")
     until = f", valid until {expires_at:%Y-%m-%d %H:%M} UTC" if expires_at else ""
@@ -194,7 +226,15 @@ def _token_rotate(args: argparse.Namespace) -> None:
         token = _cli_token(session, args.token_id)
         plaintext = rotate_token(session, token, timedelta(minutes=args.grace_minutes))
         detail = {"grace_minutes": args.grace_minutes, "via": "command line"}
-        record(session, None, "token.rotate", "token", token.id, detail)
+        record(
+            session,
+            None,
+            "token.rotate",
+            "token",
+            token.id,
+            detail,
+            territory_id=token.territory_id,
+        )
         session.commit()
     sys.stdout.write(plaintext + "\n")
     sys.stderr.write(
@@ -211,7 +251,15 @@ def _token_revoke(args: argparse.Namespace) -> None:
         token = _cli_token(session, args.token_id)
         if revoke_token(session, token):
             detail = {"role": token.role, "via": "command line"}
-            record(session, None, "token.revoke", "token", token.id, detail)
+            record(
+                session,
+                None,
+                "token.revoke",
+                "token",
+                token.id,
+                detail,
+                territory_id=token.territory_id,
+            )
         session.commit()
     sys.stderr.write(f"token {token.id} is revoked\n")
 
@@ -298,13 +346,15 @@ def _demo(host: str, port: int) -> None:
     from app.core.db import get_sessionmaker
     from app.demo.loader import has_shelters, load_demo
     from app.shelters.models import Shelter
+    from app.territories.service import ensure_default_territory
 
     _migrate()
     with get_sessionmaker()() as session:
         if has_shelters(session):
             print("The database already has shelters: the demo region is not loaded again.")
         else:
-            counts = load_demo(session)
+            territory = ensure_default_territory(session, get_settings())
+            counts = load_demo(session, territory.id)
             print(
                 f"Loaded the Valenciennes / Hainaut demo: {counts['shelters']} shelters, "
                 f"{counts['rooms']} rooms, {counts['requests']} waiting requests."

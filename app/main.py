@@ -30,6 +30,7 @@ from app.placements.router import router as placements_router
 from app.requests.router import router as requests_router
 from app.screens.router import router as screens_router
 from app.shelters.router import router as shelters_router
+from app.territories.router import router as territories_router
 
 API_PREFIX = "/api/v1"
 # A database that does not answer within this delays start-up no longer (readiness says so).
@@ -93,6 +94,7 @@ def create_app() -> FastAPI:
     app.include_router(metrics_router)
     for router in (
         auth_router,
+        territories_router,
         shelters_router,
         requests_router,
         allocations_router,

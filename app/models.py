@@ -8,6 +8,7 @@ from app.core.idempotency_models import IdempotencyRecord
 from app.placements.models import Placement, PlacementRoom
 from app.requests.models import PlacementRequest
 from app.shelters.models import Room, Shelter
+from app.territories.models import Territory, territory_neighbours
 
 __all__ = [
     "AllocationLock",
@@ -21,4 +22,6 @@ __all__ = [
     "PlacementRoom",
     "Room",
     "Shelter",
+    "Territory",
+    "territory_neighbours",
 ]

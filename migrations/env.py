@@ -52,9 +52,20 @@ def run_migrations_online() -> None:
     engine = make_engine(_url())
     try:
         with engine.connect() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:
+                # Batch mode rebuilds a table (copy, DROP, rename): with foreign keys
+                # enforced, dropping a table that other rows refer to fails on a database
+                # holding data. Off for the migration (outside any transaction, where
+                # SQLite honours it), and every reference is checked before the commit.
+                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
             _configure(connection=conn)
             with context.begin_transaction():
                 context.run_migrations()
+                if sqlite:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"migration left broken references: {broken[:5]}")
             conn.commit()
     finally:
         engine.dispose()

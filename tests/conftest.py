@@ -25,6 +25,14 @@ IS_POSTGRES = _BASE_URL.startswith(("postgresql", "postgres"))
 # the owner, the service and the tests' clients as the service role, as in production.
 ROLES_SQL = Path(__file__).resolve().parents[1] / "deploy" / "postgres-roles.sql"
 OWNER_ROLE, SERVICE_ROLE = "abri_owner", "abri_service"
+# The territory every test starts with (the settings' defaults, TERRITORY_CODE=59).
+DEFAULT_TERRITORY_ID = "ter_59"
+
+
+def _now() -> object:
+    from app.core.db import utcnow
+
+    return utcnow()
 
 
 @dataclass(frozen=True)
@@ -126,6 +134,14 @@ def _wipe(engine: Engine) -> None:
         else:
             for name in names:
                 conn.execute(text(f'DELETE FROM "{name}"'))
+        # A fresh database's territory (migration 0006 makes it): the suite's single SIAO.
+        conn.execute(
+            text(
+                "INSERT INTO territories (id, code, name, version, created_at, updated_at)"
+                " VALUES (:id, :code, :name, 1, :now, :now)"
+            ),
+            {"id": DEFAULT_TERRITORY_ID, "code": "59", "name": "Nord", "now": _now()},
+        )
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
 """The background loop of each worker: hold expiry, abandoned runs, optional periodic runs.
 
 Every worker runs it; they do not pile up: expiry takes row locks and skips rows another
-worker is on, and a periodic run needs the database lease (``allocation_lock``), so across
-workers and replicas at most one run happens at a time and the others simply skip.
+worker is on, and a periodic run needs its territory's lease (``allocation_lock``), so
+across workers and replicas at most one run per territory happens at a time and the others
+simply skip.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ import contextlib
 import time
 
 import structlog
+from sqlalchemy import select
 
 from app.allocations import service
 from app.core.config import Settings
 from app.core.db import get_sessionmaker
 from app.placements.service import expire_holds
 from app.requests.retention import purge_expired_detail
+from app.territories.models import Territory
 
 log = structlog.get_logger(__name__)
 
@@ -35,14 +38,25 @@ def purge_once(settings: Settings) -> int:
         return purge_expired_detail(session, settings.retention_days).requests
 
 
-def periodic_run_once(settings: Settings) -> str | None:
-    """A scheduled run if something changed since the last one; the run id, or None."""
-    if not service.something_changed(settings):
-        return None
-    try:
-        return service.run_allocation(settings, None, trigger="schedule")
-    except service.LeaseTakenError:
-        return None  # another worker is running one right now
+def periodic_run_once(settings: Settings, territory_id: str | None = None) -> str | None:
+    """A scheduled run of each territory (or of ``territory_id``) where something changed
+    since its last one; the last run id, or None."""
+    if territory_id is None:
+        with get_sessionmaker()() as session:
+            territories = list(session.scalars(select(Territory.id).order_by(Territory.code)))
+    else:
+        territories = [territory_id]
+    last: str | None = None
+    for tid in territories:
+        if not service.something_changed(settings, tid):
+            continue
+        try:
+            last = service.run_allocation(settings, None, trigger="schedule", territory_id=tid)
+        except service.LeaseTakenError:
+            continue  # another worker is running this territory's right now
+        except service.RunFailedError as exc:
+            log.warning("scheduled_allocation_failed", run_id=exc.run_id)
+    return last
 
 
 async def background_loop(settings: Settings, stop: asyncio.Event) -> None:

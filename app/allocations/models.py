@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, Integer, String
+from sqlalchemy import Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, JSONType, UTCDateTime, new_id, utcnow
@@ -15,6 +15,7 @@ class AllocationRun(Base):
     __tablename__ = "allocation_runs"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("run"))
+    territory_id: Mapped[str] = mapped_column(ForeignKey("territories.id"), index=True)
     # running | optimal | feasible | no_solution | failed
     status: Mapped[str] = mapped_column(String(20), index=True)
     trigger: Mapped[str] = mapped_column(String(20), default="api")  # api | schedule
@@ -37,13 +38,17 @@ class AllocationRun(Base):
 
 
 class AllocationLock(Base):
-    """A single-row lease that keeps runs from overlapping across workers and replicas.
+    """One lease per territory: a territory's runs never overlap across workers and
+    replicas, while runs of different territories go in parallel.
 
     Taken with a conditional UPDATE (atomic on SQLite and PostgreSQL alike) rather than a
     long transaction, so that the database is not blocked while the engine thinks."""
 
     __tablename__ = "allocation_lock"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    territory_id: Mapped[str] = mapped_column(
+        ForeignKey("territories.id", ondelete="CASCADE"), unique=True
+    )
     holder: Mapped[str | None] = mapped_column(String(100))
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())

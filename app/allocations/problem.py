@@ -28,6 +28,8 @@ from app.requests.models import PlacementRequest, RequestStatus
 from app.shelters.capacity import FreeRoom, free_rooms
 from app.shelters.models import Shelter
 from app.shelters.service import published_cell
+from app.territories.scope import ALL_TERRITORIES
+from app.territories.service import shelter_territories
 
 # The request statuses whose household is, or is about to be, in a shelter.
 _LIVE_REQUEST_STATUSES = (RequestStatus.proposed, RequestStatus.accepted, RequestStatus.arrived)
@@ -166,19 +168,30 @@ def build_problem(
     request_ids: Sequence[str] | None = None,
     exclude_declined: bool = True,
     time_limit_s: float | None = None,
+    territory_id: str | None = None,
 ) -> BuiltProblem:
     """The engine's problem for tonight, from the database as this session sees it.
+
+    ``territory_id``: that territory's problem, named explicitly (a run's own session has
+    no territory scope): its requests, and the shelters of it and of its neighbours. A
+    reader's session is scoped already (``app.territories.scope``).
 
     ``request_ids`` None: every pending request (an allocation run). Otherwise exactly those
     requests, whatever their status (options, manual placement).
     ``exclude_declined``: a shelter where a proposal for this household was already declined
     is not proposed again by a run (the operator may still place there by hand).
     """
-    shelter_rows = list(
-        session.scalars(select(Shelter).where(Shelter.active.is_(True)).order_by(Shelter.id))
-    )
+    shelter_query = select(Shelter).where(Shelter.active.is_(True))
+    if territory_id is not None:
+        shelter_query = shelter_query.where(
+            Shelter.territory_id.in_(shelter_territories(session, territory_id))
+        )
+    shelter_rows = list(session.scalars(shelter_query.order_by(Shelter.id)))
     shelters = {s.id: s for s in shelter_rows}
-    free = {r.room_id: r for r in free_rooms(session)}
+    free = {
+        r.room_id: r
+        for r in free_rooms(session, sorted(shelters) if territory_id is not None else None)
+    }
     by_shelter: dict[str, list[FreeRoom]] = defaultdict(list)
     for room in free.values():
         by_shelter[room.shelter_id].append(room)
@@ -187,18 +200,18 @@ def build_problem(
         query = select(PlacementRequest).where(PlacementRequest.status == RequestStatus.pending)
     else:
         query = select(PlacementRequest).where(PlacementRequest.id.in_(list(request_ids)))
+    open_query = select(PlacementRequest).where(
+        PlacementRequest.status.in_(
+            [RequestStatus.pending.value, *(s.value for s in _LIVE_REQUEST_STATUSES)]
+        )
+    )
+    if territory_id is not None:
+        query = query.where(PlacementRequest.territory_id == territory_id)
+        open_query = open_query.where(PlacementRequest.territory_id == territory_id)
     wanted = list(session.scalars(query.order_by(PlacementRequest.id)))
 
     # Keep-apart partners may be declared on either side, by requests in any open state.
-    open_rows = list(
-        session.scalars(
-            select(PlacementRequest).where(
-                PlacementRequest.status.in_(
-                    [RequestStatus.pending.value, *(s.value for s in _LIVE_REQUEST_STATUSES)]
-                )
-            )
-        )
-    )
+    open_rows = list(session.scalars(open_query))
     pairs = _partners([*open_rows, *wanted])
     open_status = {r.id: r.status for r in open_rows}
     partner_ids = {p for r in wanted for p in pairs.get(r.id, {})}
@@ -220,7 +233,10 @@ def build_problem(
                 # Safety: the partner is (about to be) in that shelter. Never the same
                 # shelter, and nowhere within km of it.
                 excluded.add(sid)
-                s = shelters.get(sid) or session.get(Shelter, sid)
+                # Wherever the partner is (a shelter no longer this territory's neighbour).
+                s = shelters.get(sid) or session.get(
+                    Shelter, sid, execution_options={ALL_TERRITORIES: True}
+                )
                 if s is not None:
                     # Around every point of the partner's published cell: rule 8 with the
                     # partner's margin (the candidate's own margin is added by rule 6).

@@ -28,6 +28,7 @@ from app.audit.service import record
 from app.auth.dependencies import (
     OperatorDep,
     ReaderDep,
+    TerritoryQuery,
     get_principal,
     role_checker,
 )
@@ -94,9 +95,12 @@ def _run_response(etag: str, body: bytes, status: int = 200) -> Response:
 def run_allocation(session: SessionDep, principal: OperatorDep) -> Response:
     # The run uses its own short transactions; give back this request's connection (and,
     # on SQLite, its write lock) before the engine starts.
+    territory_id = principal.require_territory()
     session.close()
     try:
-        run_id = service.run_allocation(get_settings(), principal, trigger="api")
+        run_id = service.run_allocation(
+            get_settings(), principal, trigger="api", territory_id=territory_id
+        )
     except service.LeaseTakenError:
         raise ProblemError(
             409,
@@ -131,13 +135,19 @@ _bearer = HTTPBearer(auto_error=False, description="An Abri API token")
 _reader = role_checker(Role.admin, Role.operator, Role.viewer)
 
 
-def _latest_from_db(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Response:
+def _latest_from_db(
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None,
+    territory: str | None,
+) -> Response:
     with get_sessionmaker()() as session:
-        audience = audience_of(_reader(get_principal(session, credentials)))
-        current = service.cached_latest_version()
+        principal = _reader(get_principal(session, credentials, territory))
+        audience = audience_of(principal)
+        territory_id = principal.require_territory()
+        current = service.cached_latest_version(territory_id)
         if not isinstance(current, tuple):  # not remembered, or no run yet: ask the database
-            current = service.latest_version(session)
-            service.remember_latest(current)
+            current = service.latest_version(session, territory_id)
+            service.remember_latest(territory_id, current)
         if current is None:
             raise ProblemError(404, "No allocation has run yet.")
         etag = service.run_etag(*current)
@@ -156,7 +166,8 @@ def _latest_from_db(request: Request, credentials: HTTPAuthorizationCredentials 
 @router.get(
     "/allocations/latest",
     response_model=RunOut | ViewerRunOut,
-    summary="The newest finished run, with ETag; 304 on If-None-Match (operator, viewer, admin)",
+    summary="The territory's newest finished run, with ETag; 304 on If-None-Match "
+    "(operator, viewer, admin)",
     description=(
         "What the night-duty dashboard polls. The ETag changes with a new run and whenever "
         "one of this run's placements changes status (accepted, declined, expired…), within "
@@ -168,8 +179,9 @@ def _latest_from_db(request: Request, credentials: HTTPAuthorizationCredentials 
 async def latest(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    territory: TerritoryQuery = None,
 ) -> Response:
-    return await run_in_threadpool(_latest_from_db, request, credentials)
+    return await run_in_threadpool(_latest_from_db, request, credentials, territory)
 
 
 @router.get(

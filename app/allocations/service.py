@@ -3,8 +3,9 @@
 A run is several short transactions, never one long one, so the database is not blocked
 while the engine thinks:
 
-1. take the lease (one atomic conditional UPDATE on ``allocation_lock``), short-lived and
-   renewed every few seconds by a heartbeat thread while the run works;
+1. take the territory's lease (one atomic conditional UPDATE on its ``allocation_lock``
+   row), short-lived and renewed every few seconds by a heartbeat thread while the run
+   works; runs of different territories hold different rows and go in parallel;
 2. fail the runs a dead holder left ``running``, expire overdue holds and create the run
    (``running``): committed;
 3. build the problem (read only) and solve it in the engine's own process
@@ -32,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import bindparam, exists, func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
@@ -59,7 +60,6 @@ from app.shelters.service import exact_km
 
 log = structlog.get_logger(__name__)
 
-LOCK_ID = 1
 RUNNING = "running"
 FAILED = "failed"
 
@@ -103,24 +103,27 @@ def new_holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _insert_lock_row(session: Session) -> None:
-    """Create the single lease row if missing; a concurrent creator is not an error."""
+def _insert_lock_row(session: Session, territory_id: str) -> None:
+    """Create the territory's lease row if missing; a concurrent creator is not an error."""
     dialect = session.get_bind().dialect.name
     ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(AllocationLock)
     session.execute(
-        ins.values(id=LOCK_ID, holder=None, locked_until=None).on_conflict_do_nothing(
-            index_elements=["id"]
-        )
+        ins.values(
+            territory_id=territory_id, holder=None, locked_until=None
+        ).on_conflict_do_nothing(index_elements=["territory_id"])
     )
 
 
-def acquire_lease(holder: str, ttl: timedelta, now: datetime | None = None) -> bool:
-    """Take the run lease with one atomic conditional UPDATE (race-safe across processes)."""
+def acquire_lease(
+    holder: str, ttl: timedelta, now: datetime | None = None, *, territory_id: str
+) -> bool:
+    """Take the territory's run lease with one atomic conditional UPDATE (race-safe across
+    processes)."""
     now = now or utcnow()
     stmt = (
         update(AllocationLock)
         .where(
-            AllocationLock.id == LOCK_ID,
+            AllocationLock.territory_id == territory_id,
             (AllocationLock.locked_until.is_(None)) | (AllocationLock.locked_until < now),
         )
         .values(holder=holder, locked_until=now + ttl)
@@ -129,20 +132,22 @@ def acquire_lease(holder: str, ttl: timedelta, now: datetime | None = None) -> b
     with get_sessionmaker()() as session, session.begin():
         if session.execute(stmt).rowcount == 1:
             return True
-        if session.get(AllocationLock, LOCK_ID) is not None:
+        row = select(AllocationLock.id).where(AllocationLock.territory_id == territory_id)
+        if session.scalar(row) is not None:
             return False
-        _insert_lock_row(session)
+        _insert_lock_row(session, territory_id)
         return session.execute(stmt).rowcount == 1
 
 
 def renew_lease(holder: str, session: Session | None = None) -> bool:
     """Push the lease's end LEASE_TTL_S ahead if ``holder`` still has it; False if not.
 
-    In a caller's transaction the lease row stays locked until it ends: no one can take the
-    lease over while that transaction writes."""
+    A holder is unique (``new_holder``), so it names its territory's row. In a caller's
+    transaction the lease row stays locked until it ends: no one can take the lease over
+    while that transaction writes."""
     stmt = (
         update(AllocationLock)
-        .where(AllocationLock.id == LOCK_ID, AllocationLock.holder == holder)
+        .where(AllocationLock.holder == holder)
         .values(locked_until=utcnow() + lease_ttl())
         .execution_options(synchronize_session=False)
     )
@@ -155,7 +160,7 @@ def renew_lease(holder: str, session: Session | None = None) -> bool:
 def release_lease(holder: str) -> None:
     stmt = (
         update(AllocationLock)
-        .where(AllocationLock.id == LOCK_ID, AllocationLock.holder == holder)
+        .where(AllocationLock.holder == holder)
         .values(holder=None, locked_until=None)
         .execution_options(synchronize_session=False)
     )
@@ -224,14 +229,23 @@ def _fail_run(session: Session, run: AllocationRun, reason: str, actor: Principa
     run.finished_at = utcnow()
     run.error = reason[:1000]
     run.version += 1
-    record(session, actor, "allocation.failed", "allocation_run", run.id, {"reason": reason[:200]})
+    record(
+        session,
+        actor,
+        "allocation.failed",
+        "allocation_run",
+        run.id,
+        {"reason": reason[:200]},
+        territory_id=run.territory_id,
+    )
 
 
-def fail_abandoned_runs(session: Session) -> int:
-    """Under the lease, every run still ``running`` was left by a holder that is gone."""
+def fail_abandoned_runs(session: Session, territory_id: str) -> int:
+    """Under the territory's lease, every run of it still ``running`` was left by a holder
+    that is gone."""
     runs = session.scalars(
         select(AllocationRun)
-        .where(AllocationRun.status == RUNNING)
+        .where(AllocationRun.status == RUNNING, AllocationRun.territory_id == territory_id)
         .order_by(AllocationRun.id)
         .with_for_update()
     ).all()
@@ -287,16 +301,25 @@ def recover_runs() -> int:
     loop (a failed run's own worker retries every second meanwhile: _settle_when_back)."""
     _mark_unrecorded()
     with get_sessionmaker()() as s:
-        if not s.scalar(select(exists().where(AllocationRun.status == RUNNING))):
-            return 0
-    holder = new_holder()
-    if not acquire_lease(holder, lease_ttl()):
-        return 0  # a live run holds it: it failed the abandoned ones when it started
-    try:
-        with get_sessionmaker()() as s, s.begin():
-            return fail_abandoned_runs(s)
-    finally:
-        _release_quietly(holder)
+        territories = list(
+            s.scalars(
+                select(AllocationRun.territory_id)
+                .where(AllocationRun.status == RUNNING)
+                .distinct()
+                .order_by(AllocationRun.territory_id)
+            )
+        )
+    failed = 0
+    for territory_id in territories:
+        holder = new_holder()
+        if not acquire_lease(holder, lease_ttl(), territory_id=territory_id):
+            continue  # a live run holds it: it failed the abandoned ones when it started
+        try:
+            with get_sessionmaker()() as s, s.begin():
+                failed += fail_abandoned_runs(s, territory_id)
+        finally:
+            _release_quietly(holder)
+    return failed
 
 
 # --- the run --------------------------------------------------------------------------------
@@ -429,6 +452,7 @@ def _write_plan(
             "placement",
             placement.id,
             {"source": "allocation", "allocation_id": run.id, "shelter_id": a.shelter},
+            territory_id=run.territory_id,
         )
 
     unplaced = [
@@ -464,14 +488,20 @@ def _write_plan(
     return result
 
 
-def _start_run(s: Session, actor: Principal | None, trigger: str) -> tuple[str, int]:
+def _start_run(
+    s: Session, actor: Principal | None, trigger: str, territory_id: str
+) -> tuple[str, int]:
     """Expire overdue holds, fail what a dead holder left behind, create the run.
 
     Holds first: their requests and rooms come before runs in the writers' lock order."""
     expired = expire_holds(s)
-    abandoned = fail_abandoned_runs(s)
+    abandoned = fail_abandoned_runs(s, territory_id)
     run = AllocationRun(
-        status=RUNNING, trigger=trigger, triggered_by=actor.name if actor else "abri", unplaced=[]
+        territory_id=territory_id,
+        status=RUNNING,
+        trigger=trigger,
+        triggered_by=actor.name if actor else "abri",
+        unplaced=[],
     )
     s.add(run)
     s.flush()
@@ -482,18 +512,31 @@ def _start_run(s: Session, actor: Principal | None, trigger: str) -> tuple[str, 
         "allocation_run",
         run.id,
         {"trigger": trigger, "expired_holds": expired, "abandoned_runs": abandoned},
+        territory_id=territory_id,
     )
     return run.id, expired
 
 
-def run_allocation(settings: Settings, actor: Principal | None = None, trigger: str = "api") -> str:
-    """One run, start to finish; returns the run id.
+def run_allocation(
+    settings: Settings,
+    actor: Principal | None = None,
+    trigger: str = "api",
+    *,
+    territory_id: str | None = None,
+) -> str:
+    """One run of one territory (``territory_id``, else the actor's), start to finish;
+    returns the run id.
 
-    Raises ``LeaseTakenError`` (another run holds the lease) or ``RunFailedError``; a
-    database error before the run row is committed propagates as is (nothing was changed).
+    Raises ``LeaseTakenError`` (another run of that territory holds its lease) or
+    ``RunFailedError``; a database error before the run row is committed propagates as is
+    (nothing was changed).
     """
+    if territory_id is None:
+        if actor is None:
+            raise ValueError("a run without an actor names its territory")
+        territory_id = actor.require_territory()
     holder = new_holder()
-    if not acquire_lease(holder, lease_ttl()):
+    if not acquire_lease(holder, lease_ttl(), territory_id=territory_id):
         raise LeaseTakenError
     run_id: str | None = None
     phase = "start"
@@ -502,14 +545,14 @@ def run_allocation(settings: Settings, actor: Principal | None = None, trigger: 
             t0 = time.perf_counter()
             with get_sessionmaker()() as s:
                 s.begin()
-                run_id, expired = _start_run(s, actor, trigger)
+                run_id, expired = _start_run(s, actor, trigger, territory_id)
                 phase = "start commit"
                 s.commit()
             phase = "build"
             t_build = time.perf_counter()
             with get_sessionmaker()() as s:
                 # Read only; leaving the block closes the session (frees SQLite's write lock).
-                built = build_problem(s, settings)
+                built = build_problem(s, settings, territory_id=territory_id)
             phase = "solve"
             t_solve = time.perf_counter()
             plan = _solve_bounded(built.problem, solve_bound_s(settings), heartbeat)
@@ -552,7 +595,7 @@ def run_allocation(settings: Settings, actor: Principal | None = None, trigger: 
     assert run_id is not None
     forget_latest()
     if settings.allocation_interval_s > 0:
-        _store_after_fingerprint(settings, run_id)
+        _store_after_fingerprint(settings, run_id, territory_id)
     log.info("allocation_finished", run_id=run_id, status=plan.status, **written.__dict__)
     return run_id
 
@@ -602,6 +645,7 @@ def _finish_run(
             "unplaced": len(run.unplaced),
             "skipped": skipped,
         },
+        territory_id=run.territory_id,
     )
 
 
@@ -664,11 +708,11 @@ def _mark_failed(run_id: str, actor: Principal | None, reason: str) -> bool:
         return False
 
 
-def _store_after_fingerprint(settings: Settings, run_id: str) -> None:
+def _store_after_fingerprint(settings: Settings, run_id: str, territory_id: str) -> None:
     """The state the run left behind: the periodic loop skips a run when nothing changed since."""
     try:
         with get_sessionmaker()() as s:
-            fp = build_problem(s, settings).fingerprint
+            fp = build_problem(s, settings, territory_id=territory_id).fingerprint
         with get_sessionmaker()() as s, s.begin():
             run = s.get(AllocationRun, run_id)
             if run is not None:
@@ -677,13 +721,17 @@ def _store_after_fingerprint(settings: Settings, run_id: str) -> None:
         log.exception("after_fingerprint_failed", run_id=run_id)
 
 
-def something_changed(settings: Settings) -> bool:
-    """True when the problem now differs from what the newest finished run saw or left."""
+def something_changed(settings: Settings, territory_id: str) -> bool:
+    """True when the territory's problem now differs from what its newest finished run saw
+    or left."""
     with get_sessionmaker()() as s:
-        built = build_problem(s, settings)
+        built = build_problem(s, settings, territory_id=territory_id)
         last = s.execute(
             select(AllocationRun.input_fingerprint, AllocationRun.stats)
-            .where(AllocationRun.status.notin_([RUNNING, FAILED]))
+            .where(
+                AllocationRun.status.notin_([RUNNING, FAILED]),
+                AllocationRun.territory_id == territory_id,
+            )
             .order_by(AllocationRun.started_at.desc(), AllocationRun.id.desc())
             .limit(1)
         ).first()
@@ -698,42 +746,41 @@ def something_changed(settings: Settings) -> bool:
 # --- reading runs ---------------------------------------------------------------------------
 
 
-def latest_version(session: Session) -> tuple[str, int] | None:
-    """(id, version) of the newest finished run: one indexed query, for cheap polling."""
+def latest_version(session: Session, territory_id: str) -> tuple[str, int] | None:
+    """(id, version) of the territory's newest finished run: one indexed query, for cheap
+    polling."""
     row = session.execute(
         select(AllocationRun.id, AllocationRun.version)
-        .where(AllocationRun.status != RUNNING)
+        .where(AllocationRun.status != RUNNING, AllocationRun.territory_id == territory_id)
         .order_by(AllocationRun.started_at.desc(), AllocationRun.id.desc())
         .limit(1)
     ).first()
     return (row[0], row[1]) if row else None
 
 
-# The newest run's (id, version), remembered by this worker for at most POLL_VERSION_TTL_S
-# so that the dashboard's polls need no database at all most of the time. Forgotten at once
-# when this worker changes a run or its placements; another worker's change shows within
-# the TTL.
+# Each territory's newest run's (id, version), remembered by this worker for at most
+# POLL_VERSION_TTL_S so that the dashboard's polls need no database at all most of the time.
+# Forgotten at once (every territory's: a placement may be a neighbour's) when this worker
+# changes a run or its placements; another worker's change shows within the TTL.
 POLL_VERSION_TTL_S = 1.0
 _MISS = object()
-_latest_seen: tuple[float, tuple[str, int] | None] | None = None
+_latest_seen: dict[str, tuple[float, tuple[str, int] | None]] = {}
 
 
-def cached_latest_version() -> object:
+def cached_latest_version(territory_id: str) -> object:
     """(id, version), None (no run yet) or ``_MISS``."""
-    seen = _latest_seen
+    seen = _latest_seen.get(territory_id)
     if seen is None or seen[0] <= time.monotonic():
         return _MISS
     return seen[1]
 
 
-def remember_latest(version: tuple[str, int] | None) -> None:
-    global _latest_seen
-    _latest_seen = (time.monotonic() + POLL_VERSION_TTL_S, version)
+def remember_latest(territory_id: str, version: tuple[str, int] | None) -> None:
+    _latest_seen[territory_id] = (time.monotonic() + POLL_VERSION_TTL_S, version)
 
 
 def forget_latest() -> None:
-    global _latest_seen
-    _latest_seen = None
+    _latest_seen.clear()
 
 
 def run_etag(run_id: str, version: int) -> str:
@@ -811,8 +858,9 @@ def run_document(session: Session, run: AllocationRun, audience: Audience) -> di
                 "request_id": row.request_id,
                 "shelter_id": row.shelter_id,
                 "room_ids": rooms.get(row.id, []),
+                # A neighbour's confidential shelter: its cell's km, as for an operator.
                 "km": exact_km(shelters.get(row.shelter_id), row.km, row.origin_lat, row.origin_lon)
-                if exact
+                if exact and _own_shelter(shelters.get(row.shelter_id), run.territory_id)
                 else row.km,
                 "expires_at": row.expires_at,
                 "status": row.status,
@@ -823,6 +871,10 @@ def run_document(session: Session, run: AllocationRun, audience: Audience) -> di
         "unplaced": run.unplaced or [],
         "stats": run.stats,
     }
+
+
+def _own_shelter(shelter: Shelter | None, territory_id: str) -> bool:
+    return shelter is not None and shelter.territory_id == territory_id
 
 
 def _viewer_parts(
@@ -877,6 +929,7 @@ class DocumentCache:
 
 
 def count_runs(session: Session, status: str | None) -> int:
+    # Counted in the reader's session: its territory's runs only (app.territories.scope).
     q = select(func.count()).select_from(AllocationRun)
     if status:
         q = q.where(AllocationRun.status == status)

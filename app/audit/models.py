@@ -21,6 +21,9 @@ class AuditEvent(Base):
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    # The actor's territory (a run's: the run's). Null for a national admin's own acts
+    # (territories, national tokens). No foreign key: the log outlives what it records.
+    territory_id: Mapped[str | None] = mapped_column(String(40), index=True)
     actor_token_id: Mapped[str | None] = mapped_column(String(40))
     actor_name: Mapped[str] = mapped_column(String(200))
     actor_role: Mapped[str] = mapped_column(String(20))

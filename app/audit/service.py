@@ -22,11 +22,17 @@ def record(
     object_type: str,
     object_id: str | None,
     detail: dict[str, Any] | None = None,
+    *,
+    territory_id: str | None = None,
 ) -> None:
-    """``detail`` must never hold personal data (no household composition, no address)."""
+    """``detail`` must never hold personal data (no household composition, no address).
+
+    The event belongs to the actor's territory; ``territory_id`` names it when there is no
+    actor (a scheduled run: the run's territory)."""
     session.add(
         AuditEvent(
             at=utcnow(),
+            territory_id=territory_id or (actor.territory_id if actor else None),
             actor_token_id=actor.token_id if actor else None,
             actor_name=actor.name if actor else "abri",
             actor_role=actor.role.value if actor else "system",

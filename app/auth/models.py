@@ -29,6 +29,9 @@ class ApiToken(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("tok"))
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20))
+    # Null only for a national admin (role admin): it manages territories and acts on any
+    # territory it names; every other token belongs to one territory.
+    territory_id: Mapped[str | None] = mapped_column(ForeignKey("territories.id"), index=True)
     shelter_id: Mapped[str | None] = mapped_column(
         ForeignKey("shelters.id", ondelete="CASCADE"), index=True
     )

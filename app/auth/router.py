@@ -9,22 +9,25 @@ from sqlalchemy import select
 
 from app.audit.service import record, refusals_by_token
 from app.auth import service
-from app.auth.dependencies import AdminDep, PrincipalDep
+from app.auth.dependencies import AdminDep, Principal, PrincipalDep
 from app.auth.models import ApiToken, Role
 from app.auth.schemas import Me, TokenCreate, TokenCreated, TokenOut, TokenRotate
 from app.auth.service import create_token
 from app.core.deps import SessionDep
-from app.core.errors import not_found
+from app.core.errors import ProblemError, forbidden, not_found
 from app.core.problems import PROBLEM_RESPONSES
+from app.territories.models import Territory
+from app.territories.service import by_code
 
 router = APIRouter(tags=["tokens"], responses=PROBLEM_RESPONSES)
 
 
-def _out(token: ApiToken, refused_attempts: int = 0) -> TokenOut:
+def _out(token: ApiToken, codes: dict[str, str], refused_attempts: int = 0) -> TokenOut:
     return TokenOut(
         id=token.id,
         name=token.name,
         role=Role(token.role),
+        territory=codes.get(token.territory_id) if token.territory_id else None,
         shelter_id=token.shelter_id,
         created_at=token.created_at,
         revoked_at=token.revoked_at,
@@ -42,7 +45,42 @@ def me(principal: PrincipalDep) -> Me:
         name=principal.name,
         role=principal.role,
         shelter_id=principal.shelter_id,
+        territory=principal.territory_code,
+        national=principal.national,
     )
+
+
+def _codes(session: SessionDep, tokens: list[ApiToken]) -> dict[str, str]:
+    ids = sorted({t.territory_id for t in tokens if t.territory_id})
+    if not ids:
+        return {}
+    rows = session.execute(select(Territory.id, Territory.code).where(Territory.id.in_(ids)))
+    return {tid: code for tid, code in rows}
+
+
+def _new_token_territory(
+    session: SessionDep, principal: Principal, data: TokenCreate
+) -> str | None:
+    """A territory admin's tokens are its territory's; a national admin names one (or
+    makes a national token)."""
+    if not principal.national:
+        if data.national or (data.territory and data.territory != principal.territory_code):
+            raise forbidden("A territory's admin makes tokens of its own territory.", principal)
+        return principal.require_territory()
+    if data.national:
+        return None
+    if data.territory is None:
+        return principal.territory_id or (
+            None if data.shelter_id else principal.require_territory()
+        )
+    territory = by_code(session, data.territory)
+    if territory is None:
+        raise ProblemError(
+            422,
+            f"No territory {data.territory!r}.",
+            errors=[{"loc": ["body", "territory"], "msg": "unknown territory"}],
+        )
+    return territory.id
 
 
 @router.post(
@@ -53,19 +91,35 @@ def me(principal: PrincipalDep) -> Me:
 )
 def post_token(data: TokenCreate, session: SessionDep, principal: AdminDep) -> TokenCreated:
     token, plaintext = create_token(
-        session, data.role, data.name, data.shelter_id, data.expires_at
+        session,
+        data.role,
+        data.name,
+        data.shelter_id,
+        data.expires_at,
+        territory_id=_new_token_territory(session, principal, data),
+        national=data.national,
     )
     expires = data.expires_at.isoformat() if data.expires_at else None
     detail = {"role": token.role, "shelter_id": token.shelter_id, "expires_at": expires}
-    record(session, principal, "token.create", "token", token.id, detail)
-    return TokenCreated(**_out(token).model_dump(), token=plaintext)
+    # The token's territory's log (a national admin's act on a territory shows there too).
+    record(
+        session,
+        principal,
+        "token.create",
+        "token",
+        token.id,
+        detail,
+        territory_id=token.territory_id,
+    )
+    return TokenCreated(**_out(token, _codes(session, [token])).model_dump(), token=plaintext)
 
 
 @router.get("/tokens", response_model=list[TokenOut], summary="Every token, no secrets (admin)")
 def list_tokens(session: SessionDep, principal: AdminDep) -> list[TokenOut]:
-    rows = session.scalars(select(ApiToken).order_by(ApiToken.created_at, ApiToken.id))
+    rows = list(session.scalars(select(ApiToken).order_by(ApiToken.created_at, ApiToken.id)))
     refused = refusals_by_token(session)
-    return [_out(t, refused.get(t.id, 0)) for t in rows]
+    codes = _codes(session, rows)
+    return [_out(t, codes, refused.get(t.id, 0)) for t in rows]
 
 
 @router.post(
@@ -79,7 +133,7 @@ def revoke_token(token_id: str, session: SessionDep, principal: AdminDep) -> Tok
         raise not_found("token")
     if service.revoke_token(session, token):
         record(session, principal, "token.revoke", "token", token.id, {"role": token.role})
-    return _out(token)
+    return _out(token, _codes(session, [token]))
 
 
 @router.post(
@@ -103,4 +157,4 @@ def rotate_token(
     grace = (data or TokenRotate()).grace_minutes
     plaintext = service.rotate_token(session, token, timedelta(minutes=grace))
     record(session, principal, "token.rotate", "token", token.id, {"grace_minutes": grace})
-    return TokenCreated(**_out(token).model_dump(), token=plaintext)
+    return TokenCreated(**_out(token, _codes(session, [token])).model_dump(), token=plaintext)

@@ -27,6 +27,16 @@ class TokenCreate(BaseModel):
     expires_at: ServiceDatetime | None = Field(
         None, description="When the token stops working by itself; null: until revoked"
     )
+    territory: Annotated[str, Field(min_length=1, max_length=10)] | None = Field(
+        None,
+        description="A national admin only: the territory (code) the token belongs to "
+        "(default: the one named by `?territory=`). A territory's admin makes tokens of its "
+        "own territory; a shelter token belongs to its shelter's.",
+    )
+    national: bool = Field(
+        False,
+        description="A national admin only: a national admin token (role admin, no territory)",
+    )
 
 
 class TokenRotate(BaseModel):
@@ -41,6 +51,7 @@ class TokenOut(BaseModel):
     id: str
     name: str
     role: Role
+    territory: str | None = Field(description="Its territory's code; null: a national admin")
     shelter_id: str | None
     created_at: datetime
     revoked_at: datetime | None
@@ -65,3 +76,8 @@ class Me(BaseModel):
     name: str
     role: Role
     shelter_id: str | None
+    territory: str | None = Field(
+        description="The territory this request acts in (its code): the token's, or the one "
+        "a national admin named with `?territory=`"
+    )
+    national: bool = Field(description="A national admin: manages territories, acts on any")

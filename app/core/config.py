@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     # Confidential shelters in the HSDS export: "omit" them, or show them at their published
     # ~5 km cell with a generic name ("cell"; their free beds are then public too).
     hsds_confidential: Literal["omit", "cell"] = "omit"
+    # The territory a single-SIAO database becomes (migration 0006) and the one a fresh
+    # database starts with: the département's code and name (README, "Territories").
+    territory_code: Annotated[
+        str, Field(min_length=1, max_length=10, pattern=r"^[0-9A-Za-z]+$")
+    ] = "59"
+    territory_name: Annotated[str, Field(min_length=1, max_length=200)] = "Nord"
 
     @field_validator("migration_database_url", mode="before")
     @classmethod

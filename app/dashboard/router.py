@@ -72,11 +72,12 @@ def dashboard_summary(
 ) -> Any:
     now = datetime.now(UTC)
     audience = audience_of(principal)
-    etag = summary_etag(session, settings, now, audience)
+    territory_id = principal.require_territory()
+    etag = summary_etag(session, settings, now, audience, territory_id)
     cached = not_modified(request, etag)
     if cached is not None:
         return cached
-    summary = build_summary(session, settings, now, audience)
+    summary = build_summary(session, settings, now, audience, territory_id)
     # Cache-Control: no-store (app/core/middleware.py); the page sends If-None-Match itself.
     # Vary: a viewer reads a reduced document.
     return JSONResponse(

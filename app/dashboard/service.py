@@ -13,7 +13,7 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
 from allocation.models import ADULT_AGE, PRIORITIES
@@ -29,6 +29,7 @@ from app.shelters.capacity import FreeRoom, free_rooms
 from app.shelters.models import Room, Shelter, ShelterKind
 from app.shelters.service import exact_km as exact_distance
 from app.shelters.service import shown_position
+from app.territories.scope import placement_filter
 
 EXPIRING_WITHIN_MINUTES = 30
 WAITING_LIST_LIMIT = 200
@@ -76,31 +77,51 @@ def _minutes(delta: timedelta) -> int:
 
 
 def summary_etag(
-    session: Session, settings: Settings, now: datetime, audience: Audience = "admin"
+    session: Session,
+    settings: Settings,
+    now: datetime,
+    audience: Audience = "admin",
+    territory_id: str | None = None,
 ) -> str:
     """A cheap fingerprint of every row the summary reads: counts, newest update times and
     version sums per table, in one query. The current minute is part of it because waiting
-    times, freshness and expiring holds move with the clock even when no row changes."""
+    times, freshness and expiring holds move with the clock even when no row changes.
 
-    def agg(model: Any, stamp: Any, version: Any = None) -> list[Any]:
+    The reader's session is scoped to its territory (``app.territories.scope``); placements,
+    which are not, are counted for the territory's own and for holds in its shelters, so
+    another territory's activity elsewhere does not move the tag."""
+
+    def agg(model: Any, stamp: Any, version: Any = None, where: Any = None) -> list[Any]:
         cols = [
-            select(func.count()).select_from(model).scalar_subquery(),
-            select(func.max(stamp)).scalar_subquery(),
+            select(func.count()).select_from(model),
+            select(func.max(stamp)).select_from(model),
         ]
         if version is not None:
-            cols.append(select(func.coalesce(func.sum(version), 0)).scalar_subquery())
-        return cols
+            cols.append(select(func.coalesce(func.sum(version), 0)).select_from(model))
+        return [(c if where is None else c.where(where)).scalar_subquery() for c in cols]
 
+    own_shelters = select(Shelter.id).where(Shelter.territory_id == territory_id)
+    own_rooms = select(Room.id).where(Room.shelter_id.in_(own_shelters))
+    placements = (
+        None
+        if territory_id is None
+        else (Placement.territory_id == territory_id) | Placement.shelter_id.in_(own_shelters)
+    )
+    rooms_held = None if territory_id is None else PlacementRoom.room_id.in_(own_rooms)
+    active = PlacementRoom.active.is_(True)
     columns = [
         *agg(Shelter, Shelter.updated_at, Shelter.version),
         select(func.max(Shelter.availability_updated_at)).scalar_subquery(),
         *agg(Room, Room.updated_at, Room.version),
         *agg(PlacementRequest, PlacementRequest.updated_at, PlacementRequest.version),
-        *agg(Placement, Placement.updated_at, Placement.version),
-        select(func.count()).select_from(PlacementRoom).scalar_subquery(),
+        *agg(Placement, Placement.updated_at, Placement.version, placements),
         select(func.count())
         .select_from(PlacementRoom)
-        .where(PlacementRoom.active.is_(True))
+        .where(true() if rooms_held is None else rooms_held)
+        .scalar_subquery(),
+        select(func.count())
+        .select_from(PlacementRoom)
+        .where(active if rooms_held is None else active & rooms_held)
         .scalar_subquery(),
         *agg(AllocationRun, AllocationRun.started_at, AllocationRun.version),
         select(func.max(AllocationRun.finished_at)).scalar_subquery(),
@@ -350,13 +371,22 @@ def _latest_run(session: Session, names: dict[str, str]) -> s.LatestRun | None:
 
 
 def _placements(
-    session: Session, shelters_by_id: dict[str, Shelter], now: datetime, exact_km: bool
+    session: Session,
+    shelters_by_id: dict[str, Shelter],
+    names: dict[str, str],
+    now: datetime,
+    exact_km: bool,
+    territory_id: str | None,
 ) -> tuple[list[s.ExpiringHold], int, list[s.Arrival]]:
-    """Holds and arrivals; ``exact_km``: the admin's exact km to a confidential shelter."""
+    """The territory's holds and arrivals; ``exact_km``: the admin's exact km to one of its
+    own confidential shelters."""
     rows = session.execute(
         select(Placement, PlacementRequest)
         .join(PlacementRequest, PlacementRequest.id == Placement.request_id)
-        .where(Placement.status.in_([PlacementStatus.proposed, PlacementStatus.accepted]))
+        .where(
+            Placement.status.in_([PlacementStatus.proposed, PlacementStatus.accepted]),
+            placement_filter(territory_id),
+        )
     ).all()
     horizon = now + timedelta(minutes=EXPIRING_WITHIN_MINUTES)
     expiring: list[s.ExpiringHold] = []
@@ -364,7 +394,7 @@ def _placements(
     holds = 0
     for placement, req in rows:
         shelter = shelters_by_id.get(placement.shelter_id)
-        name = shelter.name if shelter is not None else placement.shelter_id
+        name = names.get(placement.shelter_id, placement.shelter_id)
         size = len(_members(req))
         if placement.status == PlacementStatus.proposed:
             holds += 1
@@ -435,21 +465,31 @@ def _map(freshness: s.FreshnessReport, shelters_by_id: dict[str, Shelter]) -> s.
 
 
 def build_summary(
-    session: Session, settings: Settings, now: datetime | None = None, audience: Audience = "admin"
+    session: Session,
+    settings: Settings,
+    now: datetime | None = None,
+    audience: Audience = "admin",
+    territory_id: str | None = None,
 ) -> s.DashboardSummary | s.ViewerDashboardSummary:
     """The dashboard's document for this audience (``app.allocations.service.audience_of``)."""
     now = now or datetime.now(UTC)
-    shelters = list(
-        session.scalars(select(Shelter).where(Shelter.active.is_(True)).order_by(Shelter.id))
-    )
+    # The territory's own shelters (its neighbours' have their own dashboard); a neighbour
+    # territory's holds in them count as taken beds. Its households' holds in a
+    # neighbour's shelter are listed, named, with the km as the engine measured them.
+    query = select(Shelter).where(Shelter.active.is_(True))
+    if territory_id is not None:
+        query = query.where(Shelter.territory_id == territory_id)
+    shelters = list(session.scalars(query.order_by(Shelter.id)))
     shelters_by_id = {sh.id: sh for sh in shelters}
-    # Inactive shelters too: an older run's sentence may name one.
-    names: dict[str, str] = {
-        sid: name for sid, name in session.execute(select(Shelter.id, Shelter.name))
-    }
-    capacity, free_by_shelter = _capacity(shelters, free_rooms(session))
+    # Inactive shelters too: an older run's sentence may name one (a neighbour's too).
+    seen = session.execute(select(Shelter.id, Shelter.name, Shelter.confidential)).all()
+    names: dict[str, str] = {sid: name for sid, name, _ in seen}
+    confidential = {sid for sid, _, secret in seen if secret}
+    capacity, free_by_shelter = _capacity(shelters, free_rooms(session, sorted(shelters_by_id)))
     freshness = _freshness(shelters, free_by_shelter, now, settings)
-    expiring, holds, arrivals = _placements(session, shelters_by_id, now, audience == "admin")
+    expiring, holds, arrivals = _placements(
+        session, shelters_by_id, names, now, audience == "admin", territory_id
+    )
     summary = s.DashboardSummary(
         generated_at=now,
         settings=s.DashboardSettings(
@@ -468,7 +508,8 @@ def build_summary(
     )
     if audience != "viewer":
         return summary
-    return for_viewer(summary, {sh.id for sh in shelters if sh.confidential})
+    # A neighbour's confidential shelter holding one of this territory's households too.
+    return for_viewer(summary, confidential)
 
 
 def for_viewer(summary: s.DashboardSummary, confidential: set[str]) -> s.ViewerDashboardSummary:

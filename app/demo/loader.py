@@ -20,7 +20,7 @@ def has_shelters(session: Session) -> bool:
     return bool(session.scalar(select(func.count()).select_from(Shelter)))
 
 
-def load_demo(session: Session) -> dict[str, int]:
+def load_demo(session: Session, territory_id: str) -> dict[str, int]:
     """Shelters, rooms and tonight's waiting requests; returns how many of each were added.
 
     Every record goes through the API's own schemas, so the demo cannot hold data that the
@@ -36,6 +36,7 @@ def load_demo(session: Session) -> dict[str, int]:
         ago = item["updated_hours_ago"]
         shelter = Shelter(
             id=item["id"],
+            territory_id=territory_id,
             **data.model_dump(mode="json"),
             active=True,
             version=1,
@@ -71,6 +72,7 @@ def load_demo(session: Session) -> dict[str, int]:
         data = RequestCreate.model_validate(body)
         req = new_request(
             data,
+            territory_id=territory_id,
             waiting_since=now - timedelta(minutes=item["minutes_waiting"]),
             created_by="demo",
         )
@@ -79,6 +81,6 @@ def load_demo(session: Session) -> dict[str, int]:
         if "key" in item:
             ids_by_key[item["key"]] = req.id
     counts = {"shelters": len(SHELTERS), "rooms": rooms, "requests": len(REQUESTS)}
-    record(session, None, "demo.load", "demo", None, counts)
+    record(session, None, "demo.load", "demo", None, counts, territory_id=territory_id)
     session.flush()
     return counts

@@ -10,6 +10,7 @@ import argparse
 import sys
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -30,9 +31,11 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     imp.add_argument("shelters_csv", type=Path)
     imp.add_argument("rooms_csv", type=Path)
     imp.add_argument("--dry-run", action="store_true", help="check and count, write nothing")
+    _territory_option(imp)
 
     export = sub.add_parser("export-hsds", help="write the HSDS 3.1 tabular data package")
     export.add_argument("folder", type=Path)
+    _territory_option(export)
 
     report = sub.add_parser("report", help="reports on the service's nights")
     # type(report): the caller's parser class, so errors stay one line.
@@ -40,6 +43,33 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     unmet = reports.add_parser("unmet", help="requests left unmet per night (CSV on stdout)")
     unmet.add_argument("--from", dest="first", type=_night, required=True)
     unmet.add_argument("--to", dest="last", type=_night, default=None)
+    _territory_option(unmet)
+
+
+def _territory_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--territory",
+        default=None,
+        help="the territory's code, e.g. 59 (required when the deployment has several)",
+    )
+
+
+class _NoTerritory(Exception):  # noqa: N818 - a usage error, said in one line
+    pass
+
+
+def _territory_id(session: Any, code: str | None) -> str:
+    """The named territory, or a single-SIAO deployment's only one."""
+    from app.territories.service import by_code, sole_territory
+
+    territory = by_code(session, code) if code is not None else sole_territory(session)
+    if territory is None:
+        raise _NoTerritory(
+            f"no territory {code!r}"
+            if code is not None
+            else "this deployment has several territories: name one with --territory"
+        )
+    return territory.id
 
 
 def _error(message: str, code: int) -> int:
@@ -64,7 +94,16 @@ def run_import(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         with get_sessionmaker()() as session, session.begin():
-            counts = import_directory(session, None, shelters, rooms, dry_run=args.dry_run)
+            counts = import_directory(
+                session,
+                None,
+                shelters,
+                rooms,
+                territory_id=_territory_id(session, args.territory),
+                dry_run=args.dry_run,
+            )
+    except _NoTerritory as exc:
+        return _error(str(exc), EXIT_USAGE)
     except ImportRejected as exc:
         for err in exc.errors[:MAX_ERRORS_SHOWN]:
             sys.stderr.write(err.sentence() + "\n")
@@ -90,8 +129,14 @@ def run_export_hsds(args: argparse.Namespace) -> int:
 
     try:
         with get_sessionmaker()() as session:
-            capacities = load_capacities(session, get_settings().hsds_confidential)
+            capacities = load_capacities(
+                session,
+                get_settings().hsds_confidential,
+                _territory_id(session, args.territory),
+            )
             directory = build_directory(capacities, utcnow())
+    except _NoTerritory as exc:
+        return _error(str(exc), EXIT_USAGE)
     except SQLAlchemyError:
         return _error(NOT_READY, EXIT_FAILURE)
     try:
@@ -112,7 +157,10 @@ def run_report(args: argparse.Namespace) -> int:
         return _error(f"--to must be on or after --from, at most {MAX_NIGHTS} nights", EXIT_USAGE)
     try:
         with get_sessionmaker()() as session:
-            rows = unmet_report(session, args.first, last, get_settings().zone)
+            territory_id = _territory_id(session, args.territory)
+            rows = unmet_report(session, args.first, last, get_settings().zone, territory_id)
+    except _NoTerritory as exc:
+        return _error(str(exc), EXIT_USAGE)
     except SQLAlchemyError:
         return _error(NOT_READY, EXIT_FAILURE)
     sys.stdout.write(as_csv(rows))

@@ -31,6 +31,7 @@ from app.shelters.capacity import held_beds_by_room
 from app.shelters.models import Room, Shelter
 from app.shelters.schemas import RoomCreate, ShelterCreate
 from app.shelters.service import room_errors
+from app.territories.scope import all_territories
 
 SHELTER_COLUMNS = (
     "id",
@@ -123,22 +124,25 @@ def import_directory(
     shelters_csv: str,
     rooms_csv: str,
     *,
+    territory_id: str,
     dry_run: bool = False,
 ) -> ImportCounts:
-    """Validate both files, then apply them in this session (the caller commits).
+    """Validate both files, then apply them in this session (the caller commits), as the
+    directory of ``territory_id``: its shelters are created or updated, never another's.
 
     Raises ``ImportRejected`` with every bad cell, before anything is written."""
     parsed = _Parsed()
     parsed.shelters = list(_rows(parsed, "shelters.csv", shelters_csv, SHELTER_COLUMNS))
     parsed.rooms = list(_rows(parsed, "rooms.csv", rooms_csv, ROOM_COLUMNS))
     shelters = _validate_shelters(parsed)
-    rooms = _validate_rooms(parsed, shelters, _existing_shelter_ids(session))
+    _refuse_foreign_ids(session, parsed, shelters, territory_id)
+    rooms = _validate_rooms(parsed, shelters, _existing_shelter_ids(session, territory_id))
     if parsed.errors:
         raise ImportRejected(parsed.errors)
     counts = ImportCounts()
     # A savepoint: a dry run, or a room change refused below, leaves the session untouched.
     savepoint = session.begin_nested()
-    _apply_shelters(session, shelters, counts)
+    _apply_shelters(session, shelters, counts, territory_id)
     _apply_rooms(session, rooms, counts, parsed)
     session.flush()
     if parsed.errors or dry_run:
@@ -280,15 +284,45 @@ def _validate_rooms(
     return rooms
 
 
-def _existing_shelter_ids(session: Session) -> set[str]:
-    return set(session.scalars(select(Shelter.id)))
+def _existing_shelter_ids(session: Session, territory_id: str) -> set[str]:
+    return set(session.scalars(select(Shelter.id).where(Shelter.territory_id == territory_id)))
+
+
+def _refuse_foreign_ids(
+    session: Session,
+    parsed: _Parsed,
+    shelters: dict[str, tuple[int, ShelterCreate]],
+    territory_id: str,
+) -> None:
+    """An id used by another territory's shelter is refused: the import never changes a
+    neighbour's shelter. Ids are the file's own choice, so saying one is taken tells only
+    that the string is in use, never where."""
+    if not shelters:
+        return
+    taken = set(
+        session.scalars(
+            all_territories(
+                select(Shelter.id).where(
+                    Shelter.id.in_(list(shelters)), Shelter.territory_id != territory_id
+                )
+            )
+        )
+    )
+    for shelter_id in sorted(taken):
+        line = shelters.pop(shelter_id)[0]
+        parsed.errors.append(
+            CellError("shelters.csv", line, "id", "already used by a shelter of another territory")
+        )
 
 
 # --- writing (lock order: shelters in id order, then rooms in id order) ----------------------
 
 
 def _apply_shelters(
-    session: Session, shelters: dict[str, tuple[int, ShelterCreate]], counts: ImportCounts
+    session: Session,
+    shelters: dict[str, tuple[int, ShelterCreate]],
+    counts: ImportCounts,
+    territory_id: str,
 ) -> None:
     ids = sorted(shelters)
     current = lock_shelters_for_change(session, ids)  # the lock order of app.core.locks
@@ -296,7 +330,9 @@ def _apply_shelters(
         data = shelters[shelter_id][1].model_dump(mode="json")
         shelter = current.get(shelter_id)
         if shelter is None:
-            session.add(Shelter(id=shelter_id, **data, version=1, active=True))
+            session.add(
+                Shelter(id=shelter_id, territory_id=territory_id, **data, version=1, active=True)
+            )
             counts.shelters_created += 1
         elif _set_changed(shelter, data):
             counts.shelters_updated += 1

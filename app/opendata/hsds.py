@@ -69,9 +69,14 @@ class HsdsDirectory:
     services_at_location: list[dict[str, Any]]
 
 
-def load_capacities(session: Session, policy: ConfidentialPolicy) -> list[ShelterCapacity]:
-    """Every shelter to publish, with tonight's free and total beds."""
+def load_capacities(
+    session: Session, policy: ConfidentialPolicy, territory_id: str | None = None
+) -> list[ShelterCapacity]:
+    """Every shelter of the territory to publish (its own: a neighbour publishes its own),
+    with tonight's free and total beds."""
     query = select(Shelter).order_by(Shelter.id)
+    if territory_id is not None:
+        query = query.where(Shelter.territory_id == territory_id)
     if policy == "omit":
         query = query.where(Shelter.confidential.is_(False))
     shelters = list(session.scalars(query))

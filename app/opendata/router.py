@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
-from app.auth.dependencies import AdminDep, ReaderDep
+from app.auth.dependencies import AdminDep, Principal, ReaderDep
 from app.core.db import utcnow
 from app.core.deps import SessionDep, SettingsDep
 from app.core.errors import not_found, validation_problem
@@ -44,7 +44,12 @@ def import_csv(
 ) -> DirectoryImportResult:
     try:
         counts = import_directory(
-            session, principal, data.shelters_csv, data.rooms_csv, dry_run=data.dry_run
+            session,
+            principal,
+            data.shelters_csv,
+            data.rooms_csv,
+            territory_id=principal.require_territory(),
+            dry_run=data.dry_run,
         )
     except ImportRejected as exc:
         raise validation_problem(
@@ -54,8 +59,12 @@ def import_csv(
     return DirectoryImportResult(dry_run=data.dry_run, **counts.__dict__)
 
 
-def _directory(session: SessionDep, settings: SettingsDep) -> hsds.HsdsDirectory:
-    capacities = hsds.load_capacities(session, settings.hsds_confidential)
+def _directory(
+    session: SessionDep, settings: SettingsDep, principal: Principal
+) -> hsds.HsdsDirectory:
+    capacities = hsds.load_capacities(
+        session, settings.hsds_confidential, principal.require_territory()
+    )
     return hsds.build_directory(capacities, utcnow())
 
 
@@ -77,18 +86,18 @@ def hsds_about(_: ReaderDep) -> HsdsAbout:
 def hsds_services(
     session: SessionDep,
     settings: SettingsDep,
-    _: ReaderDep,
+    principal: ReaderDep,
     page: PageNumber = 1,
     per_page: PerPage = 50,
 ) -> dict[str, Any]:
-    return hsds.page(_directory(session, settings).services, page, per_page)
+    return hsds.page(_directory(session, settings, principal).services, page, per_page)
 
 
 @router.get("/hsds/services/{service_id}", tags=["HSDS"], summary="One HSDS service")
 def hsds_service(
-    service_id: str, session: SessionDep, settings: SettingsDep, _: ReaderDep
+    service_id: str, session: SessionDep, settings: SettingsDep, principal: ReaderDep
 ) -> dict[str, Any]:
-    for service in _directory(session, settings).services:
+    for service in _directory(session, settings, principal).services:
         if service["id"] == service_id:
             return service
     raise not_found("service")
@@ -98,11 +107,11 @@ def hsds_service(
 def hsds_locations(
     session: SessionDep,
     settings: SettingsDep,
-    _: ReaderDep,
+    principal: ReaderDep,
     page: PageNumber = 1,
     per_page: PerPage = 50,
 ) -> dict[str, Any]:
-    return hsds.page(_directory(session, settings).locations, page, per_page)
+    return hsds.page(_directory(session, settings, principal).locations, page, per_page)
 
 
 @router.get(
@@ -111,11 +120,11 @@ def hsds_locations(
 def hsds_organizations(
     session: SessionDep,
     settings: SettingsDep,
-    _: ReaderDep,
+    principal: ReaderDep,
     page: PageNumber = 1,
     per_page: PerPage = 50,
 ) -> dict[str, Any]:
-    return hsds.page(_directory(session, settings).organizations, page, per_page)
+    return hsds.page(_directory(session, settings, principal).organizations, page, per_page)
 
 
 @router.get(
@@ -130,7 +139,7 @@ def hsds_organizations(
 def report_unmet(
     session: SessionDep,
     settings: SettingsDep,
-    _: ReaderDep,
+    principal: ReaderDep,
     first: Annotated[date, Query(alias="from", description="First night (YYYY-MM-DD)")],
     last: Annotated[date | None, Query(alias="to", description="Last night (or from)")] = None,
     format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
@@ -140,7 +149,7 @@ def report_unmet(
         raise validation_problem([{"loc": ["query", "to"], "msg": "before 'from'"}])
     if last - first >= timedelta(days=MAX_NIGHTS):
         raise validation_problem([{"loc": ["query", "to"], "msg": f"at most {MAX_NIGHTS} nights"}])
-    rows = unmet_report(session, first, last, settings.zone)
+    rows = unmet_report(session, first, last, settings.zone, principal.require_territory())
     if format == "csv":
         return PlainTextResponse(as_csv(rows), media_type="text/csv; charset=utf-8")
     out = [UnmetRowOut.model_validate(row, from_attributes=True) for row in rows]

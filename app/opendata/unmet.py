@@ -79,18 +79,20 @@ def night_window(night: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     return start, datetime.combine(night + timedelta(days=1), NIGHT_STARTS, tzinfo=zone)
 
 
-def unmet_report(session: Session, first: date, last: date, zone: ZoneInfo) -> list[UnmetRow]:
-    """One row per (night, household type) with at least one request, nights in order."""
+def unmet_report(
+    session: Session, first: date, last: date, zone: ZoneInfo, territory_id: str | None = None
+) -> list[UnmetRow]:
+    """One row per (night, household type) with at least one request, nights in order: the
+    territory's requests (a household housed in a neighbour's shelter counts as housed)."""
     start, _ = night_window(first, zone)
     _, end = night_window(last, zone)
-    requests = list(
-        session.scalars(
-            select(PlacementRequest).where(
-                PlacementRequest.waiting_since < end,
-                or_(PlacementRequest.closed_at.is_(None), PlacementRequest.closed_at >= start),
-            )
-        )
+    query = select(PlacementRequest).where(
+        PlacementRequest.waiting_since < end,
+        or_(PlacementRequest.closed_at.is_(None), PlacementRequest.closed_at >= start),
     )
+    if territory_id is not None:
+        query = query.where(PlacementRequest.territory_id == territory_id)
+    requests = list(session.scalars(query))
     housed = _housed_at(session, [r.id for r in requests])
     rows: list[UnmetRow] = []
     night = first

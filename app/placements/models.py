@@ -29,6 +29,8 @@ class Placement(Base):
     request_id: Mapped[str] = mapped_column(
         ForeignKey("placement_requests.id", ondelete="CASCADE"), index=True
     )
+    # The request's territory, which may not be the shelter's (a neighbour's shelter).
+    territory_id: Mapped[str] = mapped_column(ForeignKey("territories.id"), index=True)
     shelter_id: Mapped[str] = mapped_column(ForeignKey("shelters.id"), index=True)
     allocation_id: Mapped[str | None] = mapped_column(
         ForeignKey("allocation_runs.id", ondelete="SET NULL"), index=True

@@ -31,6 +31,7 @@ from app.placements.schemas import (
 from app.requests.models import PlacementRequest
 from app.shelters.models import Shelter
 from app.shelters.service import km_seen_by
+from app.territories.scope import placement_filter
 
 router = APIRouter(tags=["placements"])
 
@@ -111,9 +112,8 @@ def list_placements(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Offset = 0,
 ) -> PlacementPage:
-    query = select(Placement)
-    if principal.role is Role.shelter:
-        query = query.where(Placement.shelter_id == principal.shelter_id)
+    shelter_only = principal.shelter_id if principal.role is Role.shelter else None
+    query = select(Placement).where(placement_filter(principal.territory_id, shelter_only))
     if shelter_id:
         query = query.where(Placement.shelter_id == shelter_id)
     if request_id:

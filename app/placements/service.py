@@ -36,6 +36,8 @@ from app.placements.models import ACTIVE_STATUSES, Placement, PlacementRoom, Pla
 from app.requests.models import PlacementRequest, RequestStatus
 from app.shelters.capacity import FreeRoom, free_rooms
 from app.shelters.models import Room, Shelter
+from app.territories.scope import unscoped
+from app.territories.service import shelter_territories
 
 ACTIVE = tuple(s.value for s in ACTIVE_STATUSES)
 
@@ -101,6 +103,7 @@ def create_placement(
         # The id now, not at flush: a run writes hundreds of these in one batched flush.
         id=new_id("plc"),
         request_id=request.id,
+        territory_id=request.territory_id,
         shelter_id=shelter_id,
         allocation_id=allocation_id,
         status=PlacementStatus.proposed.value,
@@ -199,7 +202,11 @@ def lock_placement(session: Session, placement_id: str) -> Placement | None:
 
 
 def visible(principal: Principal, placement: Placement) -> bool:
-    return principal.role is not Role.shelter or principal.shelter_id == placement.shelter_id
+    """A shelter's staff see the placements into their shelter (a neighbour territory's
+    too); everyone else their territory's (``app.territories.scope.placement_filter``)."""
+    if principal.role is Role.shelter:
+        return principal.shelter_id == placement.shelter_id
+    return principal.territory_id is None or principal.territory_id == placement.territory_id
 
 
 def transition(
@@ -303,7 +310,18 @@ def expire_holds(
     or the next pass expires it), and a lock that never waits cannot close a cycle, so a
     writer may call this after locking its own requests (``app.core.locks``).
     """
-    now = now or utcnow()
+    # Overdue is overdue whoever holds it: a neighbour's expired hold frees this
+    # territory's beds too (and its request, which this reader may not see otherwise).
+    with unscoped(session):
+        return _expire_holds(session, now or utcnow(), room_ids, shelter_ids)
+
+
+def _expire_holds(
+    session: Session,
+    now: datetime,
+    room_ids: Iterable[str] | None,
+    shelter_ids: Iterable[str] | None,
+) -> int:
     query = select(Placement.id, Placement.request_id).where(
         Placement.status == PlacementStatus.proposed,
         Placement.expires_at.is_not(None),
@@ -336,6 +354,7 @@ def expire_holds(
             "placement",
             p.id,
             {"from": "proposed", "to": "expired", "shelter_id": p.shelter_id},
+            territory_id=p.territory_id,
         )
         expired += 1
     session.flush()
@@ -422,6 +441,10 @@ def manual_placement(
     if live is not None:
         raise ProblemError(409, f"This request already has a live placement ({live}).")
     shelter = session.get(Shelter, shelter_id)
+    if shelter is not None and shelter.territory_id not in shelter_territories(
+        session, req.territory_id
+    ):
+        shelter = None  # neither the request's territory's nor a neighbour's
     if shelter is None or not shelter.active:
         raise validation_problem([{"loc": ["shelter_id"], "msg": "unknown or inactive shelter"}])
     if len(set(room_ids)) != len(room_ids):
@@ -452,7 +475,13 @@ def manual_placement(
             f"Room(s) {', '.join(taken)} are no longer free; look at the options again.",
             room_ids=taken,
         )
-    built = build_problem(session, settings, request_ids=[req.id], exclude_declined=False)
+    built = build_problem(
+        session,
+        settings,
+        request_ids=[req.id],
+        exclude_declined=False,
+        territory_id=req.territory_id,
+    )
     if req.id not in built.requests:
         raise ProblemError(409, "This request has no household detail left to place.")
     broken = allocation.check_assignment(built.problem, req.id, shelter_id, room_ids)
@@ -498,7 +527,13 @@ def household_options(
         raise ProblemError(409, f"This request is {req.status}; it needs no bed.")
     if has_overdue_holds(session):
         expire_holds(session)  # their rooms are options again now, not at the next pass
-    built = build_problem(session, settings, request_ids=[req.id], exclude_declined=False)
+    built = build_problem(
+        session,
+        settings,
+        request_ids=[req.id],
+        exclude_declined=False,
+        territory_id=req.territory_id,
+    )
     if req.id not in built.requests:
         raise ProblemError(409, "This request has no household detail left to place.")
     return req, allocation.household_options(built.problem, req.id), built.shelters

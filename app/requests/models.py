@@ -28,6 +28,7 @@ class PlacementRequest(Base):
     __tablename__ = "placement_requests"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("req"))
+    territory_id: Mapped[str] = mapped_column(ForeignKey("territories.id"), index=True)
     # The SIAO's case number; null once purged (retention).
     reference: Mapped[str | None] = mapped_column(String(100), index=True)
     status: Mapped[str] = mapped_column(String(20), default=RequestStatus.pending, index=True)

@@ -74,10 +74,11 @@ def check_request(session: Session, data: RequestCreate) -> None:
 
 
 def new_request(
-    data: RequestCreate, *, waiting_since: datetime, created_by: str | None
+    data: RequestCreate, *, territory_id: str, waiting_since: datetime, created_by: str | None
 ) -> PlacementRequest:
     """The row for a validated household (the API and the demo loader both build it here)."""
     return PlacementRequest(
+        territory_id=territory_id,
         reference=data.reference,
         status=RequestStatus.pending.value,
         priority=data.priority,
@@ -98,7 +99,10 @@ def new_request(
 def create_request(session: Session, principal: Principal, data: RequestCreate) -> PlacementRequest:
     check_request(session, data)
     req = new_request(
-        data, waiting_since=data.waiting_since or utcnow(), created_by=principal.token_id
+        data,
+        territory_id=principal.require_territory(),
+        waiting_since=data.waiting_since or utcnow(),
+        created_by=principal.token_id,
     )
     session.add(req)
     session.flush()
@@ -157,7 +161,12 @@ def amend_request(
     if self_refs:
         raise validation_problem(self_refs)
     check_request(session, merged)
-    fresh = new_request(merged, waiting_since=req.waiting_since, created_by=req.created_by)
+    fresh = new_request(
+        merged,
+        territory_id=req.territory_id,
+        waiting_since=req.waiting_since,
+        created_by=req.created_by,
+    )
     for name in ("reference", "priority", "origin_lat", "origin_lon", "max_km", "members",
                  "needs", "avoid", "excluded_shelters", "keep_apart"):  # fmt: skip
         setattr(req, name, getattr(fresh, name))

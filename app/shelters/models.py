@@ -29,6 +29,7 @@ class Shelter(Base):
     __tablename__ = "shelters"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("shl"))
+    territory_id: Mapped[str] = mapped_column(ForeignKey("territories.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(20))
     lat: Mapped[float] = mapped_column(Float)

@@ -99,7 +99,9 @@ def get_shelter(
     cached = not_modified(request, etag)
     if cached is not None:
         # A 304 to a confidential read confirms the copy held: audited as the read was.
-        if shelter.confidential and principal.may_see_shelter_internals(shelter.id):
+        if shelter.confidential and principal.may_see_shelter_internals(
+            shelter.id, shelter.territory_id
+        ):
             detail = {"status": 304}
             record(session, principal, "shelter.confidential_read", "shelter", shelter.id, detail)
         return cached
@@ -126,7 +128,7 @@ def patch_shelter(
     principal: PrincipalDep,
 ) -> ShelterOut:
     shelter = service.get_visible_shelter(session, principal, shelter_id)
-    service.check_shelter_change(principal, data)
+    service.check_shelter_change(principal, data, shelter.territory_id)
     shelter = service.lock_shelter(session, shelter)
     require_if_match(request, _etag(shelter), required=True)
     shelter = service.update_shelter(session, principal, shelter, data)
@@ -149,7 +151,7 @@ def create_room(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
     shelter = service.get_visible_shelter(session, principal, shelter_id)
-    service.require_shelter_writer(principal, shelter.id)
+    service.require_shelter_writer(principal, shelter.id, shelter.territory_id)
 
     def work() -> tuple[int, Any]:
         room = service.create_room(session, principal, shelter, data)
@@ -214,7 +216,7 @@ def patch_room(
     principal: PrincipalDep,
 ) -> RoomOut:
     room = service.get_visible_room(session, principal, room_id)
-    service.require_shelter_writer(principal, room.shelter_id)
+    service.require_shelter_writer(principal, room.shelter_id, room.shelter.territory_id)
     room = service.lock_room(session, room)
     require_if_match(request, _etag(room), required=True)
     room = service.update_room(session, principal, room, data)
@@ -245,7 +247,7 @@ def put_availability(
     principal: PrincipalDep,
 ) -> AvailabilityOut:
     shelter = service.get_visible_shelter(session, principal, shelter_id)
-    service.require_shelter_writer(principal, shelter.id)
+    service.require_shelter_writer(principal, shelter.id, shelter.territory_id)
     shelter, rooms = service.put_availability(session, principal, shelter, items)
     response.headers["ETag"] = _etag(shelter)
     return AvailabilityOut(

@@ -100,7 +100,7 @@ def km_seen_by(
     """A placement's km as this reader may see it: exact for admins and the shelter's own
     staff, otherwise as the engine measured it (from a confidential shelter's published cell).
     """
-    if shelter is None or not principal.may_see_shelter_internals(shelter.id):
+    if shelter is None or not principal.may_see_shelter_internals(shelter.id, shelter.territory_id):
         return km
     return exact_km(shelter, km, *origin)
 
@@ -165,9 +165,10 @@ def lock_room(session: Session, room: Room) -> Room:
     return locked[0]
 
 
-def require_shelter_writer(principal: Principal, shelter_id: str) -> None:
-    """Admins, or that shelter's own staff (checked after visibility, so others get 404)."""
-    if principal.is_admin:
+def require_shelter_writer(principal: Principal, shelter_id: str, territory_id: str) -> None:
+    """The shelter's territory's admins, or that shelter's own staff (checked after
+    visibility, so others get 404). A neighbour territory reads the shelter, never changes it."""
+    if principal.manages(territory_id):
         return
     if principal.role is Role.shelter and principal.shelter_id == shelter_id:
         return
@@ -181,7 +182,9 @@ def shelter_out(
     session: Session, principal: Principal, shelter: Shelter, *, audit_read: bool = True
 ) -> ShelterOut:
     """The shelter as this principal may see it. Reading a confidential address is audited."""
-    exact = not shelter.confidential or principal.may_see_shelter_internals(shelter.id)
+    exact = not shelter.confidential or principal.may_see_shelter_internals(
+        shelter.id, shelter.territory_id
+    )
     if shelter.confidential and exact and audit_read:
         record(session, principal, "shelter.confidential_read", "shelter", shelter.id)
     lat, lon = shown_position(shelter, exact)
@@ -214,7 +217,12 @@ def shelter_out(
 
 
 def create_shelter(session: Session, principal: Principal, data: ShelterCreate) -> Shelter:
-    shelter = Shelter(**data.model_dump(mode="json"), version=1, active=True)
+    shelter = Shelter(
+        **data.model_dump(mode="json"),
+        territory_id=principal.require_territory(),
+        version=1,
+        active=True,
+    )
     session.add(shelter)
     session.flush()
     record(session, principal, "shelter.create", "shelter", shelter.id, {"kind": shelter.kind})
@@ -228,7 +236,7 @@ def list_shelters(session: Session, principal: Principal) -> list[Shelter]:
     return list(session.scalars(query))
 
 
-def check_shelter_change(principal: Principal, data: ShelterUpdate) -> None:
+def check_shelter_change(principal: Principal, data: ShelterUpdate, territory_id: str) -> None:
     """403 unless this principal may change these fields (before any lock or If-Match)."""
     changes = data.model_dump(mode="json", exclude_unset=True)
     if principal.role is Role.shelter:
@@ -242,14 +250,18 @@ def check_shelter_change(principal: Principal, data: ShelterUpdate) -> None:
                 + ".",
                 principal,
             )
-    elif not principal.is_admin:
-        raise forbidden(f"The {principal.role.value} role may not change a shelter.", principal)
+    elif not principal.manages(territory_id):
+        raise forbidden(
+            f"The {principal.role.value} role may not change this shelter"
+            + (" (it belongs to another territory)." if principal.is_admin else "."),
+            principal,
+        )
 
 
 def update_shelter(
     session: Session, principal: Principal, shelter: Shelter, data: ShelterUpdate
 ) -> Shelter:
-    check_shelter_change(principal, data)
+    check_shelter_change(principal, data, shelter.territory_id)
     changes = data.model_dump(mode="json", exclude_unset=True)
     errors = [
         {"loc": [name], "msg": "may not be null"}

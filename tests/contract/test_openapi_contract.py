@@ -48,7 +48,7 @@ def live(migrated_database: str, _wipe_engine: Any) -> Iterator[tuple[Server, st
 
     _wipe(_wipe_engine)  # the harness's engine: the service role may not empty the log
     with get_sessionmaker()() as session:
-        load_demo(session)
+        load_demo(session, "ter_59")
         _, token = create_token(session, Role.admin, "contract test", None)
         session.commit()
     server = Server(f"http://127.0.0.1:{(port := free_port())}", port, migrated_database)

@@ -28,7 +28,7 @@ def shelter(session: Session, name: str, kind: str = "chu", **kw: Any) -> Shelte
         "availability_updated_at": now() - timedelta(minutes=30),
     }
     fields.update(kw)
-    row = Shelter(name=name, kind=kind, **fields)
+    row = Shelter(territory_id="ter_59", name=name, kind=kind, **fields)
     session.add(row)
     session.flush()
     return row
@@ -45,6 +45,7 @@ def request(
     session: Session, priority: int, ages: list[int], waited_minutes: int = 10, **kw: Any
 ) -> PlacementRequest:
     row = PlacementRequest(
+        territory_id="ter_59",
         reference=kw.pop("reference", f"SIAO-{priority}-{len(ages)}-{waited_minutes}"),
         priority=priority,
         waiting_since=now() - timedelta(minutes=waited_minutes),
@@ -67,6 +68,7 @@ def placement(
     **kw: Any,
 ) -> Placement:
     row = Placement(
+        territory_id="ter_59",
         request_id=req.id,
         shelter_id=rm.shelter_id,
         status=status,
@@ -97,7 +99,7 @@ def run(session: Session, **kw: Any) -> AllocationRun:
         "unplaced": [],
     }
     fields.update(kw)
-    row = AllocationRun(**fields)
+    row = AllocationRun(territory_id="ter_59", **fields)
     session.add(row)
     session.flush()
     return row

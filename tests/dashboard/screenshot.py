@@ -37,7 +37,7 @@ def main() -> None:
 
         upgrade_to_head(url)
         with get_sessionmaker()() as session:
-            load_demo(session)
+            load_demo(session, "ter_59")  # migration 0006 made it
             _, viewer = create_token(session, Role.viewer, "screenshot viewer")
             _, operator = create_token(session, Role.operator, "screenshot operator")
             session.commit()

@@ -106,7 +106,7 @@ def demo(session: Any, make_token: Callable[..., str]) -> dict[str, str]:
     """The demo region, loaded with the demo command's own loader, and two tokens."""
     from app.demo.loader import load_demo
 
-    load_demo(session)
+    load_demo(session, "ter_59")
     session.commit()
     session.close()
     return {"viewer": make_token("viewer"), "operator": make_token("operator")}

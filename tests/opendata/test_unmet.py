@@ -39,6 +39,7 @@ def night(session: Any) -> Any:
 
     session.add(
         Shelter(
+            territory_id="ter_59",
             id="s1",
             name="CHU",
             kind="chu",
@@ -56,6 +57,7 @@ def night(session: Any) -> Any:
     def request(rid: str, members: list[dict[str, Any]], since: datetime, **kw: Any) -> None:
         session.add(
             PlacementRequest(
+                territory_id="ter_59",
                 id=rid,
                 reference=rid,
                 priority=3,
@@ -71,6 +73,7 @@ def night(session: Any) -> Any:
         session.flush()  # its request first: no ORM relationship orders the two inserts
         session.add(
             Placement(
+                territory_id="ter_59",
                 id=f"p-{rid}",
                 request_id=rid,
                 shelter_id="s1",

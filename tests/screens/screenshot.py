@@ -39,7 +39,7 @@ def main() -> None:
 
         upgrade_to_head(url)
         with get_sessionmaker()() as session:
-            load_demo(session)
+            load_demo(session, "ter_59")  # migration 0006 made it
             _, operator = create_token(session, Role.operator, "night operator")
             _, shelter = create_token(session, Role.shelter, "night desk", SHELTER)
             session.commit()

@@ -31,7 +31,7 @@ POLL = "?interval=2"
 def tokens(session: Any, make_token: Callable[..., str]) -> dict[str, str]:
     from app.demo.loader import load_demo
 
-    load_demo(session)
+    load_demo(session, "ter_59")
     session.commit()
     session.close()
     return {
@@ -256,8 +256,9 @@ def test_options_and_manual_placement_then_amend(
     table = page.get_by_test_id("options-table")
     table.wait_for()
     assert table.locator("tbody tr").count() == len(options["options"])
-    assert table.locator("tbody tr").first.get_attribute("data-shelter-id") == (
-        options["options"][0]["shelter_id"]
+    assert (
+        table.locator("tbody tr").first.get_attribute("data-shelter-id")
+        == (options["options"][0]["shelter_id"])
     )
     assert page.get_by_test_id("ruled-out").locator("li").count() >= 1
     assert_accessible(page, "console options")
@@ -403,9 +404,7 @@ def test_a_form_survives_a_reload_and_the_server_going_away(
     assert len(requests_with(server, tokens["operator"], "115-TEST-0004")) == 1
 
 
-def test_a_role_sees_only_its_screen(
-    desk: Any, server: Server, tokens: dict[str, str]
-) -> None:
+def test_a_role_sees_only_its_screen(desk: Any, server: Server, tokens: dict[str, str]) -> None:
     page = desk
     page.goto(f"{server.url}/console")
     page.locator("#token-input").fill(tokens["shelter"])

@@ -123,7 +123,7 @@ def test_live_placements_hold_beds(
     dorm = new_room(s["id"], label="D", beds=5, shared=True, sex="F")
     req = new_request()
     with get_sessionmaker()() as db:
-        p = Placement(request_id=req["id"], shelter_id=s["id"], km=1.0)
+        p = Placement(territory_id="ter_59", request_id=req["id"], shelter_id=s["id"], km=1.0)
         p.rooms.append(PlacementRoom(room_id=private["id"], shared=False, beds=2))
         p.rooms.append(PlacementRoom(room_id=dorm["id"], shared=True, beds=1))
         db.add(p)

@@ -71,7 +71,7 @@ def test_demo_loads_and_serves_the_api(client: Any, session: Any, auth: Any) -> 
     from app.shelters.models import Room, Shelter
 
     assert not has_shelters(session)
-    counts = load_demo(session)
+    counts = load_demo(session, "ter_59")
     session.commit()
     assert counts == {
         "shelters": session.scalar(select(func.count()).select_from(Shelter)),

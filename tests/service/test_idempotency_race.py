@@ -32,6 +32,7 @@ def _request() -> Request:
 def _work(session, name: str):
     def work():
         shelter = Shelter(
+            territory_id="ter_59",
             name=name,
             kind="chu",
             lat=50.3,

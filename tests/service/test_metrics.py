@@ -8,6 +8,7 @@ from app.shelters.models import Room, Shelter
 
 def test_metrics_count_waiting_households_and_free_beds(client, session) -> None:
     shelter = Shelter(
+        territory_id="ter_59",
         name="CHU Test",
         kind="chu",
         lat=50.36,
@@ -29,6 +30,7 @@ def test_metrics_count_waiting_households_and_free_beds(client, session) -> None
     for priority in (4, 4, 2):
         session.add(
             PlacementRequest(
+                territory_id="ter_59",
                 reference="SIAO-X-1",
                 priority=priority,
                 origin_lat=50.3,
@@ -41,10 +43,10 @@ def test_metrics_count_waiting_households_and_free_beds(client, session) -> None
     r = client.get("/metrics")
     assert r.status_code == 200
     text = r.text
-    assert 'abri_requests_pending{priority="4"} 2.0' in text
-    assert 'abri_requests_pending{priority="2"} 1.0' in text
-    assert 'abri_requests_pending{priority="3"} 0.0' in text
-    assert 'abri_free_beds{room="private"} 4.0' in text
-    assert 'abri_free_beds{room="shared"} 4.0' in text
-    assert "abri_shelters_stale 1.0" in text  # never updated counts as stale
+    assert 'abri_requests_pending{priority="4",territory="59"} 2.0' in text
+    assert 'abri_requests_pending{priority="2",territory="59"} 1.0' in text
+    assert 'abri_requests_pending{priority="3",territory="59"} 0.0' in text
+    assert 'abri_free_beds{room="private",territory="59"} 4.0' in text
+    assert 'abri_free_beds{room="shared",territory="59"} 4.0' in text
+    assert 'abri_shelters_stale{territory="59"} 1.0' in text  # never updated counts as stale
     assert "SIAO-X-1" not in text and "Valenciennes" not in text

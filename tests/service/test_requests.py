@@ -146,7 +146,9 @@ def test_cancel_releases_live_placement(
     room = new_room(s["id"], beds=2)
     req = new_request()
     with get_sessionmaker()() as db:
-        placement = Placement(request_id=req["id"], shelter_id=s["id"], km=3.0)
+        placement = Placement(
+            territory_id="ter_59", request_id=req["id"], shelter_id=s["id"], km=3.0
+        )
         placement.rooms.append(PlacementRoom(room_id=room["id"], shared=False, beds=2))
         db.add(placement)
         db.get(PlacementRequest, req["id"]).status = "proposed"

@@ -19,6 +19,7 @@ from app.requests.retention import purge_expired_detail
 def _request(session, *, closed_days_ago: float | None, status: str = "ended") -> str:
     now = utcnow()
     req = PlacementRequest(
+        territory_id="ter_59",
         reference="SIAO-59-001",
         status=status if closed_days_ago is not None else "pending",
         priority=4,
@@ -87,6 +88,7 @@ def test_purge_drops_old_replies_and_run_sentences(session) -> None:
                 created_at=now,
             ),
             AllocationRun(
+                territory_id="ter_59",
                 status="optimal",
                 started_at=now - timedelta(days=120),
                 finished_at=now - timedelta(days=120),

@@ -45,7 +45,7 @@ def make_shelter(
         "languages": ["fr"],
     }
     values.update(fields)
-    shelter = Shelter(**values)
+    shelter = Shelter(**{"territory_id": "ter_59", **values})
     session.add(shelter)
     session.flush()
     for i, spec in enumerate(rooms if rooms is not None else [{"beds": 2}]):
@@ -85,7 +85,7 @@ def make_request(
         "keep_apart": [],
     }
     values.update(fields)
-    req = PlacementRequest(**values)
+    req = PlacementRequest(**{"territory_id": "ter_59", **values})
     session.add(req)
     session.flush()
     return req

@@ -22,6 +22,7 @@ from app.allocations.service import ABANDONED, acquire_lease, release_lease
 from app.core.config import get_settings
 from app.core.db import get_engine, get_sessionmaker, utcnow
 from app.placements.models import Placement
+from tests.conftest import DEFAULT_TERRITORY_ID
 from tests.workflow.factories import make_request, make_shelter
 from tests.workflow.procs import alive, engine_children
 
@@ -52,7 +53,7 @@ def _steal_lease(holder: str = "thief") -> None:
     with get_sessionmaker()() as s, s.begin():
         s.execute(
             update(AllocationLock)
-            .where(AllocationLock.id == service.LOCK_ID)
+            .where(AllocationLock.territory_id == DEFAULT_TERRITORY_ID)
             .values(holder=holder, locked_until=utcnow() + timedelta(hours=1))
         )
 
@@ -144,7 +145,7 @@ def test_the_lease_is_short_whatever_the_time_limit(client, session, auth, monke
 
     def solve_and_look(*args):
         with get_sessionmaker()() as s:
-            lock = s.get(AllocationLock, service.LOCK_ID)
+            lock = s.scalars(select(AllocationLock)).one()
             seen.append((lock.locked_until - utcnow()).total_seconds())
         return real_solve(*args)
 
@@ -165,7 +166,9 @@ def test_the_heartbeat_keeps_the_lease_while_the_run_works(
 
     def slow_solve(*args):
         time.sleep(1.5)  # longer than the lease lasts unrenewed
-        taken.append(acquire_lease("another worker", timedelta(minutes=5)))
+        taken.append(
+            acquire_lease("another worker", timedelta(minutes=5), territory_id=DEFAULT_TERRITORY_ID)
+        )
         return real_solve(*args)
 
     monkeypatch.setattr(service, "_solve_bounded", slow_solve)
@@ -199,7 +202,7 @@ def test_a_lost_lease_stops_the_engine_and_writes_nothing(
         assert _placements_of(run.id) == 0
         assert engine_children() == []
         with get_sessionmaker()() as s:  # the thief's lease is not released by the loser
-            assert s.get(AllocationLock, service.LOCK_ID).holder == "thief"
+            assert s.scalars(select(AllocationLock)).one().holder == "thief"
     finally:
         release_lease("thief")
 
@@ -228,12 +231,14 @@ def test_the_write_checks_the_lease_is_still_ours(client, session, auth, monkeyp
 
 
 def _abandoned_run(session, lease_lapsed: bool = True) -> str:
-    run = AllocationRun(status="running", trigger="api", unplaced=[])
+    run = AllocationRun(territory_id="ter_59", status="running", trigger="api", unplaced=[])
     run.started_at = utcnow() - timedelta(minutes=10)
     session.add(run)
     session.commit()
     when = utcnow() - timedelta(hours=1) if lease_lapsed else utcnow()
-    assert acquire_lease("dead worker", timedelta(seconds=30), now=when)
+    assert acquire_lease(
+        "dead worker", timedelta(seconds=30), now=when, territory_id=DEFAULT_TERRITORY_ID
+    )
     return run.id
 
 
@@ -335,5 +340,5 @@ def test_database_lost_during_the_write(
 
 def _lease_holder() -> str | None:
     with get_sessionmaker()() as s:
-        lock = s.get(AllocationLock, service.LOCK_ID)
+        lock = s.scalars(select(AllocationLock)).one()
         return lock.holder if lock else None

@@ -13,6 +13,7 @@ from app.core.db import get_sessionmaker, utcnow
 from app.placements.models import Placement, PlacementRoom
 from app.requests.models import PlacementRequest
 from app.shelters.capacity import free_rooms
+from tests.conftest import DEFAULT_TERRITORY_ID
 from tests.workflow.factories import check_live_placements, make_request, make_shelter
 
 
@@ -173,7 +174,7 @@ def test_lease_refuses_a_second_run(client, session, auth) -> None:
     make_shelter(session)
     make_request(session)
     session.commit()
-    assert acquire_lease("another worker", timedelta(minutes=5))
+    assert acquire_lease("another worker", timedelta(minutes=5), territory_id=DEFAULT_TERRITORY_ID)
     try:
         r = client.post("/api/v1/allocations", headers=auth("operator"))
         assert r.status_code == 409
@@ -185,7 +186,12 @@ def test_lease_refuses_a_second_run(client, session, auth) -> None:
 
 
 def test_a_lapsed_lease_is_taken_over(client, session, auth) -> None:
-    assert acquire_lease("crashed", timedelta(minutes=5), now=utcnow() - timedelta(hours=1))
+    assert acquire_lease(
+        "crashed",
+        timedelta(minutes=5),
+        now=utcnow() - timedelta(hours=1),
+        territory_id=DEFAULT_TERRITORY_ID,
+    )
     assert client.post("/api/v1/allocations", headers=auth("admin")).status_code == 201
 
 

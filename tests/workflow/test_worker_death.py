@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from app.allocations import service
 from app.allocations.models import AllocationLock, AllocationRun
@@ -74,7 +75,7 @@ def _running_holder() -> tuple[str, int] | None:
     """(run id, pid of the worker holding the lease) once a run is under way."""
     with get_sessionmaker()() as s:
         run = s.query(AllocationRun).filter_by(status="running").one_or_none()
-        lock = s.get(AllocationLock, service.LOCK_ID)
+        lock = s.scalars(select(AllocationLock)).first()
         if run is None or lock is None or lock.holder is None:
             return None
         return run.id, int(lock.holder.split(":")[1])

@@ -1,0 +1,1 @@
+"""Territories: each département's SIAO on one deployment (README, "Territories")."""
