@@ -337,51 +337,83 @@ def _audit_verify() -> None:
 
 
 def _demo(host: str, port: int) -> None:
+    from app.core.config import get_settings
+    from app.core.db import get_sessionmaker
+    from app.demo.loader import has_shelters, load_demo, load_two_territory_demo
+    from app.territories.service import by_code, ensure_default_territory
+
+    _migrate()
+    with get_sessionmaker()() as session:
+        nord = ensure_default_territory(session, get_settings())
+        if has_shelters(session):
+            print("The database already has shelters: the demo region is not loaded again.")
+        else:
+            counts = load_demo(session, nord.id)
+            pdc = load_two_territory_demo(session, nord.id)
+            print(
+                f"Loaded the Valenciennes / Hainaut demo in territory {nord.code} "
+                f"({nord.name}): {counts['shelters']} shelters, {counts['rooms']} rooms, "
+                f"{counts['requests']} waiting requests; and territory {pdc.code} ({pdc.name}), "
+                "its neighbour both ways."
+            )
+        territories = [nord]
+        other = by_code(session, "62")
+        if other is not None and other.id != nord.id:
+            territories.append(other)
+        tokens = _demo_tokens(session, territories)
+        session.commit()
+    print(f"Database: {get_settings().database_url}")
+    print("Tokens (shown once; use as 'Authorization: Bearer <token>'):")
+    for where, role, sid, plaintext in tokens:
+        suffix = f"  (shelter {sid})" if sid else ""
+        print(f"  {where:<8} {role:<9} {plaintext}{suffix}")
+    for where, role, _, plaintext in tokens:
+        # In the fragment: a browser never sends it, so no server or proxy log sees it.
+        if role == "viewer":
+            print(f"Dashboard ({where}): http://{host}:{port}/dashboard#token={plaintext}")
+    print(f"API docs:  http://{host}:{port}/docs")
+    sys.stdout.flush()
+    _serve(host, port)
+
+
+DEMO_SHELTERS_BY_CODE = {"62": "shl_demo_arr_vauban"}
+
+
+def _demo_tokens(session: Any, territories: list[Any]) -> list[tuple[str, str, str | None, str]]:
+    """A national admin, and one token per role in each demo territory."""
     from sqlalchemy import select
 
     from app.audit.service import record
     from app.auth.models import Role
     from app.auth.service import create_token
-    from app.core.config import get_settings
-    from app.core.db import get_sessionmaker
-    from app.demo.loader import has_shelters, load_demo
     from app.shelters.models import Shelter
-    from app.territories.service import ensure_default_territory
 
-    _migrate()
-    with get_sessionmaker()() as session:
-        if has_shelters(session):
-            print("The database already has shelters: the demo region is not loaded again.")
-        else:
-            territory = ensure_default_territory(session, get_settings())
-            counts = load_demo(session, territory.id)
-            print(
-                f"Loaded the Valenciennes / Hainaut demo: {counts['shelters']} shelters, "
-                f"{counts['rooms']} rooms, {counts['requests']} waiting requests."
+    token, plaintext = create_token(session, Role.admin, "demo national admin", national=True)
+    record(session, None, "token.create", "token", token.id, {"role": "admin", "via": "demo"})
+    tokens: list[tuple[str, str, str | None, str]] = [("national", "admin", None, plaintext)]
+    for territory in territories:
+        # The demo's main CHU of each territory, or any shelter of an older database.
+        shelter_id = DEMO_SHELTERS_BY_CODE.get(territory.code, DEMO_SHELTER)
+        shelter = session.get(Shelter, shelter_id)
+        if shelter is None or shelter.territory_id != territory.id:
+            shelter_id = session.scalar(
+                select(Shelter.id).where(Shelter.territory_id == territory.id).order_by(Shelter.id)
             )
-        # The shelter token is for the demo's main CHU, or any shelter of an older database.
-        shelter_id = DEMO_SHELTER
-        if session.get(Shelter, shelter_id) is None:
-            shelter_id = session.scalar(select(Shelter.id).order_by(Shelter.id)) or ""
-        tokens = []
         for role in (Role.admin, Role.operator, Role.shelter, Role.viewer):
             sid = shelter_id if role is Role.shelter else None
-            token, plaintext = create_token(session, role, f"demo {role.value}", sid)
+            if role is Role.shelter and sid is None:
+                continue
+            token, plaintext = create_token(
+                session, role, f"demo {territory.code} {role.value}", sid,
+                territory_id=territory.id,
+            )  # fmt: skip
             detail = {"role": role.value, "shelter_id": sid, "via": "demo"}
-            record(session, None, "token.create", "token", token.id, detail)
-            tokens.append((role.value, sid, plaintext))
-        session.commit()
-    print(f"Database: {get_settings().database_url}")
-    print("Tokens (shown once; use as 'Authorization: Bearer <token>'):")
-    for role, sid, plaintext in tokens:
-        suffix = f"  (shelter {sid})" if sid else ""
-        print(f"  {role:<9} {plaintext}{suffix}")
-    viewer = next(plaintext for role, _, plaintext in tokens if role == Role.viewer.value)
-    # In the fragment: a browser never sends it, so no server or proxy log sees it.
-    print(f"Dashboard: http://{host}:{port}/dashboard#token={viewer}")
-    print(f"API docs:  http://{host}:{port}/docs")
-    sys.stdout.flush()
-    _serve(host, port)
+            record(
+                session, None, "token.create", "token", token.id, detail,
+                territory_id=territory.id,
+            )  # fmt: skip
+            tokens.append((territory.code, role.value, sid, plaintext))
+    return tokens
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -140,11 +140,13 @@ def load_night(database_url: str) -> dict[str, Any]:
     from app.core.db import get_sessionmaker
     from app.core.migrate import upgrade_to_head
     from app.demo.generated import load_generated_night
+    from app.territories.service import ensure_default_territory
 
     get_settings.cache_clear()
     upgrade_to_head(database_url)
     with get_sessionmaker()() as s, s.begin():
-        night = load_generated_night(s, SHELTERS, HOUSEHOLDS, seed=SEED)
+        territory = ensure_default_territory(s, get_settings())
+        night = load_generated_night(s, SHELTERS, HOUSEHOLDS, seed=SEED, territory_id=territory.id)
         night["tokens"] = {
             role.value: create_token(s, role, f"faults {role.value}")[1]
             for role in (Role.admin, Role.operator, Role.viewer)

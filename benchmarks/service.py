@@ -272,6 +272,7 @@ def load_night(database_url: str) -> dict[str, Any]:
     from app.core.migrate import upgrade_to_head
     from app.requests.models import PlacementRequest
     from app.shelters.models import Room, Shelter
+    from app.territories.models import Territory
 
     get_settings.cache_clear()
     upgrade_to_head(database_url)
@@ -280,10 +281,13 @@ def load_night(database_url: str) -> dict[str, Any]:
     request_ids = {h.id: new_id("req") for h in problem.households}
     rooms = 0
     with get_sessionmaker()() as s, s.begin():
+        # Migration 0006 made the database's one territory (TERRITORY_CODE, default 59).
+        territory_id = s.scalars(select(Territory.id)).one()
         for sh in problem.shelters:
             s.add(
                 Shelter(
                     id=shelter_ids[sh.id],
+                    territory_id=territory_id,
                     name=f"Bench {sh.id}",
                     kind="dv_shelter" if sh.dv_specialised else "chu",
                     lat=sh.lat,
@@ -319,6 +323,7 @@ def load_night(database_url: str) -> dict[str, Any]:
         for h in problem.households:
             s.add(
                 PlacementRequest(
+                    territory_id=territory_id,
                     id=request_ids[h.id],
                     reference=f"GEN-{h.id}",
                     status="pending",

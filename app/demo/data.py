@@ -335,3 +335,43 @@ REQUESTS: list[dict[str, Any]] = [
      "max_km": 20, "members": _m((45, "M")), "needs": {"wheelchair": True}},
 ]
 # fmt: on
+
+# The neighbouring Pas-de-Calais (62): a smaller second territory for the two-territory
+# demo. Arras, Lens and Béthune; the Nord and the Pas-de-Calais list each other as
+# neighbours, so a household of Arras may be placed in Cambrai and one of Cambrai in Arras.
+ARRAS = {"lat": 50.2910, "lon": 2.7770}
+LENS = {"lat": 50.4320, "lon": 2.8310}
+BETHUNE = {"lat": 50.5300, "lon": 2.6400}
+
+# fmt: off
+PDC_SHELTERS: list[dict[str, Any]] = [
+    _shelter(
+        "shl_demo_arr_vauban", "CHU Vauban", "chu", "Arras", 50.2920, 2.7700,
+        wheelchair=True, address="8 boulevard Vauban", phone="03 53 01 62 01",
+        updated_hours_ago=1.0,
+        rooms=[_room("D-H", 8, shared="M", occupied=6), _room("F1", 4, 1), _room("S1", 1)],
+    ),
+    _shelter(
+        "shl_demo_len_fosse", "CHRS La Fosse 11", "chrs", "Lens", 50.4330, 2.8250,
+        address="11 rue de la Fosse", phone="03 53 01 62 02", updated_hours_ago=3.0,
+        rooms=[_room("F1", 3), _room("F2", 5, 1), _room("D-F", 4, shared="F", occupied=1)],
+    ),
+    _shelter(
+        "shl_demo_bet_refuge", "Refuge de l'Artois", "dv_shelter", "Béthune", 50.5310, 2.6420,
+        men=False, max_boy_age=12, dv=True, secure=True, confidential=True,
+        address="(confidentielle)", phone="03 53 01 62 03", updated_hours_ago=0.5,
+        rooms=[_room("F1", 3, 1), _room("F2", 2)],
+    ),
+]
+
+PDC_REQUESTS: list[dict[str, Any]] = [
+    {"reference": "115-62-2026-000201", "priority": 4, "minutes_waiting": 35, "origin": LENS,
+     "max_km": 40, "members": _m((27, "F"), (2, "F")), "needs": {"dv_specialised": True}},
+    {"reference": "115-62-2026-000202", "priority": 2, "minutes_waiting": 120, "origin": ARRAS,
+     "max_km": 30, "members": _m((48, "M"))},
+    {"reference": "115-62-2026-000203", "priority": 3, "minutes_waiting": 80, "origin": ARRAS,
+     "max_km": 60, "members": _m((35, "F"), (34, "M"), (8, "F"), (5, "M"), (1, "F"))},
+    {"reference": "115-62-2026-000204", "priority": 2, "minutes_waiting": 60, "origin": BETHUNE,
+     "max_km": 40, "members": _m((52, "F"))},
+]
+# fmt: on

@@ -16,9 +16,16 @@ from app.shelters.models import Room, Shelter
 
 
 def load_generated_night(
-    session: Session, shelters: int, households: int, seed: int = 0, region: str = "hainaut"
+    session: Session,
+    shelters: int,
+    households: int,
+    seed: int = 0,
+    region: str = "hainaut",
+    *,
+    territory_id: str,
 ) -> dict[str, Any]:
-    """Rows for the generator's night; returns its size (rooms, beds, people)."""
+    """Rows for the generator's night in one territory; returns its size (rooms, beds,
+    people)."""
     problem = generate_problem(shelters, households, seed=seed, region=region)
     shelter_ids = {s.id: new_id("shl") for s in problem.shelters}
     request_ids = {h.id: new_id("req") for h in problem.households}
@@ -27,6 +34,7 @@ def load_generated_night(
         session.add(
             Shelter(
                 id=shelter_ids[sh.id],
+                territory_id=territory_id,
                 name=f"Generated {sh.id}",
                 kind="dv_shelter" if sh.dv_specialised else "chu",
                 lat=sh.lat,
@@ -62,6 +70,7 @@ def load_generated_night(
         session.add(
             PlacementRequest(
                 id=request_ids[h.id],
+                territory_id=territory_id,
                 reference=f"GEN-{h.id}",
                 status="pending",
                 priority=h.priority,

@@ -14,13 +14,20 @@ from app.requests.schemas import RequestCreate
 from app.requests.service import new_request
 from app.shelters.models import Room, Shelter
 from app.shelters.schemas import ShelterCreate
+from app.territories.models import Territory
+from app.territories.service import create_territory, set_neighbours
 
 
 def has_shelters(session: Session) -> bool:
     return bool(session.scalar(select(func.count()).select_from(Shelter)))
 
 
-def load_demo(session: Session, territory_id: str) -> dict[str, int]:
+def load_demo(
+    session: Session,
+    territory_id: str,
+    shelters: list[dict[str, Any]] | None = None,
+    requests: list[dict[str, Any]] | None = None,
+) -> dict[str, int]:
     """Shelters, rooms and tonight's waiting requests; returns how many of each were added.
 
     Every record goes through the API's own schemas, so the demo cannot hold data that the
@@ -28,9 +35,11 @@ def load_demo(session: Session, territory_id: str) -> dict[str, int]:
     """
     from app.demo.data import REQUESTS, SHELTERS
 
+    shelters = SHELTERS if shelters is None else shelters
+    requests = REQUESTS if requests is None else requests
     now = utcnow()
     rooms = 0
-    for item in SHELTERS:
+    for item in shelters:
         fields = {k: v for k, v in item.items() if k not in {"id", "rooms", "updated_hours_ago"}}
         data = ShelterCreate.model_validate(fields)
         ago = item["updated_hours_ago"]
@@ -62,7 +71,7 @@ def load_demo(session: Session, territory_id: str) -> dict[str, int]:
     session.flush()
 
     ids_by_key: dict[str, str] = {}
-    for item in REQUESTS:
+    for item in requests:
         body: dict[str, Any] = {
             k: v for k, v in item.items() if k not in {"key", "minutes_waiting", "keep_apart"}
         }
@@ -80,7 +89,20 @@ def load_demo(session: Session, territory_id: str) -> dict[str, int]:
         session.flush()
         if "key" in item:
             ids_by_key[item["key"]] = req.id
-    counts = {"shelters": len(SHELTERS), "rooms": rooms, "requests": len(REQUESTS)}
+    counts = {"shelters": len(shelters), "rooms": rooms, "requests": len(requests)}
     record(session, None, "demo.load", "demo", None, counts, territory_id=territory_id)
     session.flush()
     return counts
+
+
+def load_two_territory_demo(session: Session, nord_id: str) -> Territory:
+    """The Pas-de-Calais next to the Nord (the main demo), each the other's neighbour."""
+    from app.demo.data import PDC_REQUESTS, PDC_SHELTERS
+
+    pdc = create_territory(session, "62", "Pas-de-Calais")
+    load_demo(session, pdc.id, PDC_SHELTERS, PDC_REQUESTS)
+    nord = session.get(Territory, nord_id)
+    assert nord is not None
+    set_neighbours(session, pdc, [nord.code])
+    set_neighbours(session, nord, [pdc.code])
+    return pdc

@@ -92,7 +92,7 @@ def _wait_for(what, seconds: float):
 
 
 def test_kill_9_of_the_running_worker(session, migrated_database, tmp_path) -> None:
-    load_generated_night(session, 150, 600, seed=0)
+    load_generated_night(session, 150, 600, seed=0, territory_id="ter_59")
     _, token = create_token(session, Role.operator, "death test")
     session.commit()
     headers = {"Authorization": f"Bearer {token}"}
