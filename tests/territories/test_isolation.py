@@ -163,3 +163,27 @@ def test_metrics_are_labelled_by_territory(client, two_territories) -> None:
     assert 'abri_placements{status="proposed",territory="59"} 1.0' in text
     assert 'abri_placements{status="proposed",territory="62"} 1.0' in text
     assert 'abri_free_beds{room="private",territory="62"} 0.0' in text
+
+
+def test_the_directory_import_never_touches_another_territory(client, two_territories) -> None:
+    from pathlib import Path
+
+    nord, pdc = two_territories
+    data = Path(__file__).resolve().parents[1] / "opendata" / "data"
+    body = {
+        "shelters_csv": (data / "shelters.csv").read_text(),
+        "rooms_csv": (data / "rooms.csv").read_text(),
+        "dry_run": False,
+    }
+    r = client.post("/api/v1/imports/directory", json=body, headers=nord.admin)
+    assert r.status_code == 200, r.text
+    # The same file in the Pas-de-Calais: its ids are the Nord's now, so each is refused
+    # and nothing is written; the Nord's shelters are unchanged and unseen from 62.
+    r = client.post("/api/v1/imports/directory", json=body, headers=pdc.admin)
+    assert r.status_code == 422
+    assert {e["msg"] for e in r.json()["errors"] if e["loc"][-1] == "id"} == {
+        "already used by a shelter of another territory"
+    }
+    assert "chu-faubourg" not in str(client.get("/api/v1/shelters", headers=pdc.admin).json())
+    mine = client.get("/api/v1/shelters/chu-faubourg", headers=nord.admin).json()
+    assert mine["commune"] == "Valenciennes"
