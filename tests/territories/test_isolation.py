@@ -187,3 +187,39 @@ def test_the_directory_import_never_touches_another_territory(client, two_territ
     assert "chu-faubourg" not in str(client.get("/api/v1/shelters", headers=pdc.admin).json())
     mine = client.get("/api/v1/shelters/chu-faubourg", headers=nord.admin).json()
     assert mine["commune"] == "Valenciennes"
+
+
+def test_the_unmet_report_counts_its_own_households(client, two_territories) -> None:
+    from datetime import date
+
+    nord, pdc = two_territories
+    from tests.service.conftest import REQUEST
+
+    extra = {**REQUEST, "reference": "115-62-unmet", "max_km": 1}
+    assert client.post("/api/v1/requests", json=extra, headers=pdc.operator).status_code == 201
+    night = date.today().isoformat()
+    for side, requests in ((nord, 1), (pdc, 2)):
+        report = client.get(
+            "/api/v1/reports/unmet", params={"from": night}, headers=side.viewer
+        ).json()
+        assert report["totals"]["requests"] == requests, side.code
+
+
+def test_the_command_line_names_the_territory(client, two_territories, migrated_database) -> None:
+    from tests.service.test_cli_demo import _run
+
+    r = _run("token", "create", "--role", "operator", database_url=migrated_database)
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1 and "several territories" in r.stderr
+    r = _run(
+        "token", "create", "--role", "operator", "--territory", "75", database_url=migrated_database
+    )
+    assert r.returncode == 2 and "no territory '75'" in r.stderr
+    r = _run(
+        "token", "create", "--role", "viewer", "--territory", "62", database_url=migrated_database
+    )
+    assert r.returncode == 0, r.stderr
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {r.stdout.strip()}"})
+    assert me.json()["territory"] == "62"
+    r = _run("report", "unmet", "--from", "2026-11-01", database_url=migrated_database)
+    assert r.returncode == 2 and "--territory" in r.stderr
