@@ -53,9 +53,13 @@ def solve(
         bounds = TierBounds(problem, prep, rows, obj, budget, prm)
         budget.lp_reserve_s = bounds.reserve_s
         level1 = Level1(search, bounds)
+        # Levels 1-2 end early enough for levels 3-4 on the fixed set to run.
+        reserve = prm.fixed_set_reserve_share * problem.settings.time_limit_s
+        budget.deadline -= reserve
         level1_optimal = level1.run()
         if any(obj.waits):
             fairness_stage(search, bounds.lp is not None, level1.lp_seen)
+        budget.deadline += reserve
         km_bound = fixed_set_stage(search)
 
     plan = build_plan(problem, prep, search.current, t0)

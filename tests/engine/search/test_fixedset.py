@@ -5,11 +5,15 @@ from __future__ import annotations
 import itertools
 import math
 import random
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from ortools.sat.python import cp_model
 
 from allocation import Problem, check, check_assignment, solve
+from allocation.model import Row
+from allocation.search.fixedset import FixedSetInput, settle_fixed_set
 
 
 def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -93,3 +97,70 @@ def test_plan_km_is_the_least_for_its_placed_households(seed: int) -> None:
     assert plan.objective.total_km <= least + 0.05 * len(placed) + 1e-9
     # The reported lower bound is one (up to the model's 0.01 km rounding per household).
     assert plan.stats.km_lower_bound <= least + 0.005 * len(placed) + 1e-9
+
+
+# --- the stage on hand-made inputs --------------------------------------------------------
+
+
+def _two_households(deadline_s: float = 30.0) -> tuple[FixedSetInput, float]:
+    """Households 0 and 1, each near (km 1) or far (km 5); rule 8 forbids both near."""
+    keep_apart = Row(vars=[0, 2], coeffs=[1, 1], ub=1, keep_apart=True, key=("keep_apart",))
+    data = FixedSetInput(
+        placed=[[0, 1], [2, 3]],
+        current=[1, 3],
+        rows=[keep_apart],
+        km=[100, 500, 100, 500],
+        fit=[0, 0, 0, 0],
+    )
+    return data, time.perf_counter() + deadline_s
+
+
+def test_an_integral_lp_plan_breaking_rule_8_is_not_taken() -> None:
+    # The LP leaves rule 8 out (it is a relaxation): both near is its integral optimum.
+    data, deadline = _two_households()
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    res = settle_fixed_set(data, deadline, solver)
+    assert res.how == "lp-rounded"
+    assert sorted(res.chosen) in ([0, 3], [1, 2])  # one near, one far: rule 8 kept
+    assert res.km_lower_bound == 200  # the relaxation's bound, below the plan's 600
+
+
+def test_the_rounding_ends_by_the_stages_deadline() -> None:
+    # The solver comes with a generous limit of its own; each of the rounding's solves is
+    # capped by what is left before the deadline (the second solve used to get it again).
+    data, _ = _two_households()
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.max_time_in_seconds = 1000.0
+    started = time.perf_counter()
+    settle_fixed_set(data, started + 5.0, solver)
+    assert solver.parameters.max_time_in_seconds <= 5.0
+
+
+def test_the_rounding_uses_the_nearby_candidates() -> None:
+    # Household 1's candidate 4 (km 1.5) is in no LP solution (the LP, without rule 8,
+    # takes 0 and 2) nor in the plan: only as a nearby candidate can the rounding use it.
+    rows = [Row(vars=[0, 2], coeffs=[1, 1], ub=1, keep_apart=True, key=("keep_apart",))]
+    km = [100, 500, 100, 500, 150]
+
+    def settle(nearby: list[int]) -> int:
+        data = FixedSetInput(
+            placed=[[0, 1], [2, 3, 4]],
+            current=[1, 3],
+            rows=rows,
+            km=km,
+            fit=[0] * 5,
+            nearby=nearby,
+        )
+        res = settle_fixed_set(data, time.perf_counter() + 30, _one_worker())
+        return sum(km[v] for v in res.chosen)
+
+    assert settle([]) == 600  # one near, one far
+    assert settle([4]) == 250  # near, and household 1 at its second nearest
+
+
+def _one_worker() -> cp_model.CpSolver:
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    return solver
