@@ -441,6 +441,7 @@ def _write_plan(
             source="allocation",
             created_by=actor.name if actor else "abri",
             allocation_id=run.id,
+            created_at=now,
         )
         req.last_allocation_id = run.id
         placed_at[req.id] = a.shelter

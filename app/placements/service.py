@@ -95,9 +95,12 @@ def create_placement(
     source: str,
     created_by: str | None,
     allocation_id: str | None = None,
+    created_at: datetime | None = None,
 ) -> Placement:
     """A proposed placement holding ``rooms`` for ``request`` (which the caller has locked and
-    checked pending, with the rooms locked and checked free)."""
+    checked pending, with the rooms locked and checked free). A run passes one ``created_at``
+    for all its proposals, so that lists ordered by time break their ties by id, not by the
+    microseconds between two inserts."""
     people = len(request.members or [])
     placement = Placement(
         # The id now, not at flush: a run writes hundreds of these in one batched flush.
@@ -111,6 +114,7 @@ def create_placement(
         expires_at=expires_at,
         source=source,
         created_by=created_by,
+        created_at=created_at or utcnow(),
         rooms=[
             PlacementRoom(room_id=r.room_id, shared=r.shared, beds=beds_for(r, people), active=True)
             for r in rooms
