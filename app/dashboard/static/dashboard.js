@@ -23,6 +23,9 @@
     timer: null,
     inFlight: false,
     lang: "fr",
+    me: null, // GET /me, once per token
+    territories: [], // a national admin's (GET /territories)
+    territory: null, // the code its polls name (?territory=): national admin only
   };
 
   // --- token: from the form, or from #token= (a URL fragment never reaches a server, so
@@ -561,6 +564,74 @@
     }
   }
 
+  // --- a national admin's territory: a labelled select, the choice in the address ---------
+  function territoryToUrl(code) {
+    var query = new URLSearchParams(window.location.search);
+    if (code) query.set("territory", code); else query.delete("territory");
+    var q = query.toString();
+    window.history.replaceState(null, "", window.location.pathname + (q ? "?" + q : "") + window.location.hash);
+  }
+
+  function renderPicker() {
+    var select = document.getElementById("territory-pick");
+    select.replaceChildren();
+    state.territories.forEach(function (x) {
+      select.appendChild(el("option", { value: x.code, text: x.code + " · " + x.name }));
+    });
+    if (state.territory) select.value = state.territory;
+    document.getElementById("territory-box").hidden = !state.territory;
+  }
+
+  function setTerritories(me, territories) {
+    state.me = me;
+    state.territories = me.national ? territories : [];
+    var wanted = new URLSearchParams(window.location.search).get("territory");
+    var known = state.territories.some(function (x) { return x.code === wanted; });
+    state.territory = known ? wanted : (state.territories[0] ? state.territories[0].code : null);
+    if (me.national) territoryToUrl(state.territory);
+    renderPicker();
+  }
+
+  function forgetWho() {
+    state.me = null;
+    state.territories = [];
+    state.territory = null;
+    renderPicker();
+  }
+
+  function chooseTerritory(code) {
+    if (!code || code === state.territory) return;
+    state.territory = code;
+    territoryToUrl(code);
+    // Nothing of the territory shown before stays on screen as if it were this one's.
+    state.data = null;
+    state.etag = null;
+    state.lastDataAt = state.lastCheckAt = null;
+    document.getElementById("board").hidden = true;
+    renderStatus();
+    poll();
+  }
+
+  // Who the token is, once: a national admin's dashboard names a territory. A failed
+  // answer is returned (the caller shows it as it would the summary's), else null.
+  async function whoAmI(headers) {
+    var resp = await fetch("/api/v1/me", { headers: headers, cache: "no-store", credentials: "omit" });
+    if (resp.status !== 200) return resp;
+    var me = await resp.json();
+    var territories = [];
+    if (me.national) {
+      var listed = await fetch("/api/v1/territories", { headers: headers, cache: "no-store", credentials: "omit" });
+      if (listed.status !== 200) return listed;
+      territories = await listed.json();
+    }
+    setTerritories(me, territories);
+    return null;
+  }
+
+  function summaryUrl() {
+    return state.territory ? API + "?territory=" + encodeURIComponent(state.territory) : API;
+  }
+
   // --- polling ------------------------------------------------------------------------
   function schedule() {
     clearTimeout(state.timer);
@@ -578,12 +649,17 @@
     if (state.inFlight) return;
     state.inFlight = true;
     var headers = { Authorization: "Bearer " + token, Accept: "application/json" };
-    if (state.etag) headers["If-None-Match"] = state.etag;
-    var resp;
+    var resp, stale = false;
     try {
-      // no-store: the 304 comes back to us as it is, the browser cache stays out of it.
-      resp = await fetch(API, { headers: headers, cache: "no-store", credentials: "omit" });
-      if (resp.status === 200) {
+      resp = state.me ? null : await whoAmI(headers);
+      if (!resp) {
+        var asked = state.territory;
+        if (state.etag) headers["If-None-Match"] = state.etag;
+        // no-store: the 304 comes back to us as it is, the browser cache stays out of it.
+        resp = await fetch(summaryUrl(), { headers: headers, cache: "no-store", credentials: "omit" });
+        stale = asked !== state.territory; // the picker moved meanwhile: this answer is not shown
+      }
+      if (resp.status === 200 && !stale) {
         var data = await resp.json();
         state.data = data;
         state.etag = resp.headers.get("ETag");
@@ -594,6 +670,10 @@
       resp = null;
     } finally {
       state.inFlight = false;
+    }
+    if (stale) {
+      poll();
+      return;
     }
 
     if (!resp) {
@@ -610,6 +690,7 @@
       // A refused token will not start working by itself: ask for another, stop polling.
       state.problem = { kind: resp.status === 401 ? "refused" : "forbidden", status: resp.status };
       state.etag = null;
+      forgetWho();
       showLogin(true);
     } else {
       if (!state.failingSince) state.failingSince = new Date();
@@ -644,12 +725,15 @@
       localStorage.setItem(THEME_KEY, next);
       applyTheme(next);
     });
+    var picker = document.getElementById("territory-pick");
+    picker.addEventListener("change", function () { chooseTerritory(picker.value); });
     document.getElementById("refresh-now").addEventListener("click", function () {
       poll();
     });
     document.getElementById("sign-out").addEventListener("click", function () {
       sessionStorage.removeItem(TOKEN_KEY);
       clearTimeout(state.timer);
+      forgetWho();
       state.data = null;
       state.etag = null;
       state.lastDataAt = state.lastCheckAt = null;
@@ -665,6 +749,7 @@
       if (!value) return;
       sessionStorage.setItem(TOKEN_KEY, value);
       input.value = "";
+      forgetWho();
       state.etag = null;
       state.problem = null;
       poll();

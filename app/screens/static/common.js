@@ -16,6 +16,8 @@
     heartbeat: null,
     onlineListeners: [],
     langListeners: [],
+    territories: [], // a national admin's choice of territories (GET /territories)
+    territory: null, // the code every API call carries (?territory=): national admin only
   };
 
   function tokenKey() { return "abri." + state.app + ".token"; }
@@ -173,8 +175,16 @@
   }
 
   // --- the API ------------------------------------------------------------------------
+  // A national admin's calls name the territory it chose (?territory=CODE), every one of
+  // them, unless the path names one already (a queued submission keeps its own).
+  function scoped(path) {
+    if (!state.territory || path.indexOf("/api/v1/") !== 0 || path.indexOf("/api/v1/territories") === 0) return path;
+    if (/[?&]territory=/.test(path)) return path;
+    return path + (path.indexOf("?") < 0 ? "?" : "&") + "territory=" + encodeURIComponent(state.territory);
+  }
   // Resolves {status, ok, data, etag}; status 0 means the server could not be reached.
   async function api(method, path, opts) {
+    path = scoped(path);
     var o = opts || {};
     var headers = Object.assign({ Accept: "application/json" }, o.headers || {});
     var token = getToken();
@@ -212,20 +222,93 @@
   }
 
   // --- drafts: this tab only (sessionStorage), so a reload keeps them, a closed tab does not
+  // A national admin keeps one draft per territory: a household typed for the Nord is never
+  // sent to the Pas-de-Calais because the picker moved.
+  function draftKey(name) {
+    return "abri." + state.app + "." + (state.territory ? "t" + state.territory + "." : "") + name;
+  }
   function loadDraft(name) {
-    try { return JSON.parse(sessionStorage.getItem("abri." + state.app + "." + name) || "null"); }
+    try { return JSON.parse(sessionStorage.getItem(draftKey(name)) || "null"); }
     catch (e) { return null; }
   }
   function saveDraft(name, value) {
-    var key = "abri." + state.app + "." + name;
+    var key = draftKey(name);
     if (value === null) sessionStorage.removeItem(key);
     else sessionStorage.setItem(key, JSON.stringify(value));
+  }
+
+  // --- the national admin's territory picker -------------------------------------------
+  // Shown to a national admin only (a territory's token has its territory). The choice lives
+  // in the address (?territory=CODE): a reload, a bookmark or a second tab keep it.
+  function territoryFromUrl() { return new URLSearchParams(window.location.search).get("territory"); }
+  function territoryToUrl(code) {
+    var params = new URLSearchParams(window.location.search);
+    if (code) params.set("territory", code); else params.delete("territory");
+    var query = params.toString();
+    window.history.replaceState(null, "", window.location.pathname + (query ? "?" + query : "") + window.location.hash);
+  }
+  function territoryName(code) {
+    var found = state.territories.filter(function (x) { return x.code === code; })[0];
+    return found ? found.name + " (" + found.code + ")" : code;
+  }
+  function renderPicker() {
+    var box = document.getElementById("territory-box");
+    if (!box) return;
+    var select = document.getElementById("territory-pick");
+    box.hidden = !state.territory;
+    select.replaceChildren();
+    state.territories.forEach(function (x) {
+      select.appendChild(el("option", { value: x.code, text: x.code + " · " + x.name }));
+    });
+    if (state.territory) select.value = state.territory;
+  }
+  // True when the screen may start; false when it may not (yet): retried, or signed out.
+  async function loadTerritories(me) {
+    state.territories = [];
+    state.territory = null;
+    if (!me.national || !document.getElementById("territory-box")) return true;
+    var resp = await api("GET", "/api/v1/territories");
+    if (resp.status === 0 || resp.status === 401) return false; // back online: signIn again
+    if (!resp.ok) { notice(problemText(resp), "error"); setTimeout(signIn, 5000); return false; }
+    state.territories = resp.data;
+    if (!state.territories.length) { signedOut(t("no_territory")); return false; }
+    var wanted = territoryFromUrl();
+    var known = state.territories.some(function (x) { return x.code === wanted; });
+    state.territory = known ? wanted : state.territories[0].code;
+    territoryToUrl(state.territory);
+    renderPicker();
+    return true;
+  }
+  function chooseTerritory(code) {
+    if (!code || code === state.territory) return;
+    if (state.queuedCount && state.queuedCount()) {
+      // The waiting submission belongs to the territory it was typed for.
+      document.getElementById("territory-pick").value = state.territory;
+      notice(t("territory_wait"), "error");
+      return;
+    }
+    if (state.stop) state.stop();
+    state.territory = code;
+    territoryToUrl(code);
+    renderWho();
+    notice(t("territory_shown", { name: territoryName(code) }));
+    state.start(state.me);
+  }
+  function renderWho() {
+    var me = state.me;
+    if (!me) return;
+    var text = t("signed_in_as", { name: me.name, role: t("role_" + me.role) });
+    if (state.territory) text += " · " + territoryName(state.territory);
+    document.getElementById("who").textContent = text;
   }
 
   // --- sign-in --------------------------------------------------------------------------
   function signedOut(message) {
     sessionStorage.removeItem(tokenKey());
     state.me = null;
+    state.territory = null;
+    state.territories = [];
+    renderPicker();
     if (state.stop) state.stop();
     document.getElementById("app").hidden = true;
     document.getElementById("who").textContent = "";
@@ -251,10 +334,11 @@
       signedOut(t("wrong_role", { role: me.role }));
       return;
     }
+    if (!(await loadTerritories(me))) return;
     state.me = me;
     document.getElementById("login").hidden = true;
     document.getElementById("app").hidden = false;
-    document.getElementById("who").textContent = t("signed_in_as", { name: me.name, role: t("role_" + me.role) });
+    renderWho();
     document.getElementById("sign-out").hidden = false;
     state.start(me);
   }
@@ -281,7 +365,7 @@
       localStorage.setItem(LANG_KEY, state.lang);
       applyStaticStrings();
       renderBanner();
-      if (state.me) document.getElementById("who").textContent = t("signed_in_as", { name: state.me.name, role: t("role_" + state.me.role) });
+      renderWho();
       state.langListeners.forEach(function (fn) { fn(); });
     });
     document.getElementById("theme-toggle").addEventListener("click", function () {
@@ -295,6 +379,8 @@
         .forEach(function (k) { sessionStorage.removeItem(k); });
       signedOut("");
     });
+    var picker = document.getElementById("territory-pick");
+    if (picker) picker.addEventListener("change", function () { chooseTerritory(picker.value); });
     document.getElementById("login-form").addEventListener("submit", function (event) {
       event.preventDefault();
       var input = document.getElementById("token-input");
@@ -325,5 +411,6 @@
     composition: composition, needsText: needsText, priorityLabel: priorityLabel, prioBadge: prioBadge,
     onOnline: onOnline, onLang: onLang, isOnline: isOnline, renderBanner: renderBanner,
     pollInterval: pollInterval, lang: function () { return state.lang; },
+    territory: function () { return state.territory; }, scoped: scoped,
   };
 })();

@@ -8,13 +8,21 @@
   var S = {
     requests: [], byId: {}, placements: [], shelters: [], shelterById: {}, freshness: {},
     run: null, runEtag: null, timer: null, ticker: null, map: null, optionsFor: null,
+    gen: 0, // moves at every start (a national admin's new territory): late answers are dropped
   };
+  function clearData() {
+    Object.assign(S, {
+      requests: [], byId: {}, placements: [], shelters: [], shelterById: {}, freshness: {},
+      run: null, runEtag: null, optionsFor: null,
+    });
+  }
   var draft = null; // the form's content, mirrored in sessionStorage on every keystroke
 
   // --- data -------------------------------------------------------------------------
   function qs(statuses) { return statuses.map(function (s) { return "status=" + s; }).join("&"); }
 
   async function refresh() {
+    var gen = S.gen;
     var got = await Promise.all([
       A.api("GET", "/api/v1/requests?limit=500&" + qs(OPEN)),
       A.api("GET", "/api/v1/placements?limit=500&" + qs(["proposed", "accepted"])),
@@ -22,6 +30,7 @@
       A.api("GET", "/api/v1/dashboard/summary"),
       A.api("GET", "/api/v1/allocations/latest", { headers: S.runEtag ? { "If-None-Match": S.runEtag } : {} }),
     ]);
+    if (gen !== S.gen) return; // asked for the territory shown before
     if (got[0].ok) {
       S.requests = got[0].data.items;
       S.byId = {};
@@ -266,7 +275,9 @@
     S.optionsFor = requestId;
     card.hidden = false;
     box.replaceChildren(el("p", { class: "muted", text: t("loading") }));
+    var gen = S.gen;
     var resp = await A.api("GET", "/api/v1/requests/" + requestId + "/options");
+    if (gen !== S.gen) return;
     box.replaceChildren();
     if (!resp.ok) { box.appendChild(el("p", { class: "error", text: A.problemText(resp) })); card.focus(); return; }
     var o = resp.data, r = S.byId[requestId];
@@ -551,7 +562,8 @@
       draft.sending = {
         key: A.newKey(), body: b,
         method: draft.mode === "amend" ? "PATCH" : "POST",
-        path: draft.mode === "amend" ? "/api/v1/requests/" + draft.id : "/api/v1/requests",
+        // The territory it was typed for, named in the path (a national admin's choice).
+        path: A.scoped(draft.mode === "amend" ? "/api/v1/requests/" + draft.id : "/api/v1/requests"),
         etag: draft.etag,
       };
     }
@@ -635,7 +647,9 @@
   }
 
   async function startAmend(id, keepNotice) {
+    var gen = S.gen;
     var resp = await A.api("GET", "/api/v1/requests/" + id);
+    if (gen !== S.gen) return;
     if (!resp.ok) { A.notice(A.problemText(resp), "error"); return; }
     var r = resp.data;
     draft = {
@@ -656,6 +670,12 @@
 
   // --- start and stop -----------------------------------------------------------------
   function start() {
+    S.gen += 1;
+    clearData();
+    delete document.body.dataset.loaded;
+    document.getElementById("options").hidden = true;
+    document.getElementById("plan-body").replaceChildren();
+    clearErrors();
     draft = A.loadDraft("draft") || emptyDraft();
     S.map = window.AbriMap.create(document.getElementById("request-map"), {
       shelters: function () { return S.shelters; },
