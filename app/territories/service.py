@@ -65,6 +65,21 @@ def get_by_code(session: Session, code: str) -> Territory:
     return territory
 
 
+def lock_by_code(session: Session, code: str) -> Territory:
+    """The territory locked for a change and freshly read (404 if there is none), so that
+    two changes carrying the same ``If-Match`` are judged one after the other. ``FOR NO KEY
+    UPDATE``: it does not wait for the foreign-key locks of rows being added to it."""
+    territory = session.scalar(
+        select(Territory)
+        .where(Territory.code == code)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    )
+    if territory is None:
+        raise not_found("territory")
+    return territory
+
+
 def sole_territory(session: Session) -> Territory | None:
     """The only territory of a single-SIAO deployment; None when there are several."""
     rows = session.scalars(select(Territory).limit(2)).all()

@@ -100,8 +100,11 @@ def test_two_runs_sharing_a_neighbour_shelter_never_give_a_bed_twice(
 ) -> None:
     nord, pdc = two_territories
     # The Pas-de-Calais may place in the Nord's shelters; a second room there, free tonight.
+    etag = client.get("/api/v1/territories/62", headers=national).headers["etag"]
     r = client.put(
-        "/api/v1/territories/62/neighbours", json={"neighbours": ["59"]}, headers=national
+        "/api/v1/territories/62/neighbours",
+        json={"neighbours": ["59"]},
+        headers={**national, "If-Match": etag},
     )
     assert r.status_code == 200 and r.json()["neighbours"] == ["59"]
     r = client.post(
