@@ -16,6 +16,7 @@ from app.auth.models import Role
 from app.core.db import utcnow
 from app.core.errors import ProblemError, forbidden, hidden, not_found, validation_problem
 from app.core.locks import lock_rooms, lock_shelter_for_change
+from app.placements.models import Placement
 from app.shelters.capacity import (
     RoomState,
     free_room,
@@ -40,6 +41,7 @@ from app.shelters.schemas import (
     ShelterOut,
     ShelterUpdate,
 )
+from app.territories.scope import placement_filter
 
 # A confidential shelter's position, for those who may not see it, is snapped to this grid:
 # 0.05° is about 5.6 km north-south and 3.6 km east-west at the latitude of the Nord.
@@ -405,7 +407,7 @@ def update_room(session: Session, principal: Principal, room: Room, data: RoomUp
     why = hold_conflict(room, new, holds)
     if why is not None:
         field = next((f for f in CAPACITY_FIELDS if f in changes), "beds")
-        raise _held_problem([(room, why, [field], holds)])
+        raise _held_problem(session, principal, [(room, why, [field], holds)])
     return _apply_changes(session, principal, room, changes, "room")
 
 
@@ -413,25 +415,64 @@ def update_room(session: Session, principal: Principal, room: Room, data: RoomUp
 CAPACITY_FIELDS = ("occupied_beds", "out_of_service", "beds", "cribs")
 
 
+def _readable_placements(session: Session, principal: Principal, ids: set[str]) -> set[str]:
+    """Which of these placements the caller may read (``placement_filter``, the rule of
+    ``GET /placements``): its shelter's staff every placement into it, a territory's admin
+    its territory's own, not a neighbour territory's placed into its shelter."""
+    if not ids:
+        return set()
+    shelter_only = principal.shelter_id if principal.role is Role.shelter else None
+    return set(
+        session.scalars(
+            select(Placement.id).where(
+                Placement.id.in_(sorted(ids)),
+                placement_filter(principal.territory_id, shelter_only),
+            )
+        )
+    )
+
+
 def _held_problem(
+    session: Session,
+    principal: Principal,
     conflicts: list[tuple[Room, str, list[Any], list[tuple[str, int]]]],
 ) -> ProblemError:
-    """409 naming each room, why, and the placements the shelter must decline or end first."""
-    placement_ids = sorted({pid for *_, holds in conflicts for pid, _ in holds})
+    """409 naming each room, why, and the placements the shelter must decline or end first.
+
+    A placement the caller may not read (a neighbour territory's, shown to this territory's
+    admin) is counted with its beds, never named: its id is that territory's."""
+    held = {pid for *_, holds in conflicts for pid, _ in holds}
+    readable = _readable_placements(session, principal, held)
+    placement_ids = sorted(readable)
+    hidden_n = len(held - readable)
+
+    def named(holds: list[tuple[str, int]]) -> str:
+        ids = [p for p, _ in holds if p in readable]
+        other = [beds for p, beds in holds if p not in readable]
+        parts = [f"placements {', '.join(ids)}"] if ids else []
+        if other:
+            parts.append(f"{len(other)} of another territory, {sum(other)} bed(s)")
+        return "; ".join(parts)
+
     sentences = [f"room {room.label} ({room.id}): {why}" for room, why, _, _ in conflicts]
+    steps = []
+    if placement_ids:
+        steps.append("Decline or end placement(s) " + ", ".join(placement_ids) + " first.")
+    if hidden_n:
+        steps.append(
+            f"{hidden_n} placement(s) of a neighbouring territory hold beds here: the "
+            "shelter's staff or that territory's operators must decline or end them first."
+        )
     return ProblemError(
         409,
         "This change would overlap beds held or occupied through Abri ("
         + "; ".join(sentences)
-        + "). Decline or end placement(s) "
-        + ", ".join(placement_ids)
-        + " first.",
+        + "). "
+        + " ".join(steps),
         placement_ids=placement_ids,
+        other_territory_placements=hidden_n,
         room_ids=[room.id for room, *_ in conflicts],
-        errors=[
-            {"loc": loc, "msg": f"{why} (placements {', '.join(p for p, _ in holds)})"}
-            for _, why, loc, holds in conflicts
-        ],
+        errors=[{"loc": loc, "msg": f"{why} ({named(holds)})"} for _, why, loc, holds in conflicts],
     )
 
 
@@ -448,7 +489,7 @@ def put_availability(
     shelter = lock_shelter(session, shelter)
     rooms = {r.id: r for r in lock_rooms(session, shelter_ids=[shelter.id])}
     _check_availability_rows(rooms, items)
-    _check_availability_holds(session, rooms, items)
+    _check_availability_holds(session, principal, rooms, items)
     _apply_availability(session, principal, shelter, rooms, items)
     return shelter, list(rooms.values())
 
@@ -475,7 +516,7 @@ def _check_availability_rows(rooms: dict[str, Room], items: list[AvailabilityIte
 
 
 def _check_availability_holds(
-    session: Session, rooms: dict[str, Room], items: list[AvailabilityItem]
+    session: Session, principal: Principal, rooms: dict[str, Room], items: list[AvailabilityItem]
 ) -> None:
     holds = live_holds(session, [item.room_id for item in items])
     conflicts = []
@@ -488,7 +529,7 @@ def _check_availability_holds(
             field = "out_of_service" if item.out_of_service else "occupied_beds"
             conflicts.append((room, why, [i, field], room_holds))
     if conflicts:
-        raise _held_problem(conflicts)
+        raise _held_problem(session, principal, conflicts)
 
 
 def _apply_availability(
