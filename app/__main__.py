@@ -333,7 +333,12 @@ def _audit_verify() -> None:
             f"{verdict.events} event(s) before it (it was changed or inserted, or the event "
             "before it removed)"
         )
-    print(f"audit chain ok: {verdict.events} event(s), head {verdict.head}")
+    legacy = (
+        f" ({verdict.legacy} chained before the hash covered an event's territory)"
+        if verdict.legacy
+        else ""
+    )
+    print(f"audit chain ok: {verdict.events} event(s), head {verdict.head}{legacy}")
 
 
 def _demo(host: str, port: int) -> None:

@@ -3,6 +3,14 @@
 ``hash = sha256(previous hash + canonical JSON of the event)``, in id order. Changing,
 removing or inserting a row breaks every hash from that row on; ``verify`` names the first.
 
+The canonical JSON covers the event's territory (``territory_id``, whose log it is in):
+moving an event into or out of a territory's log breaks the chain as any other edit does.
+Events chained before it did (``legacy_chain_hash``: migration 0004's, and every event up
+to the release that added it; migration 0006 then labelled them with a territory) still
+verify in their own form, which leaves their label unprotected and no one else's: an
+event's stored hash commits to the form it was made in, so a current event edited never
+passes as a legacy one.
+
 Events are written when their transaction commits, not when they are recorded: the commit
 hook takes the chain's lock (a transaction-level advisory lock on PostgreSQL; SQLite's
 BEGIN IMMEDIATE already serialises writers), reads the head, and inserts the transaction's
@@ -42,27 +50,35 @@ def _plain_numbers(value: Any) -> Any:
     return value
 
 
-def canonical(e: AuditEvent) -> str:
-    """The event's fields as one JSON text (sorted keys, UTC microseconds): what is hashed."""
-    return json.dumps(
-        {
-            "at": e.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-            "actor_token_id": e.actor_token_id,
-            "actor_name": e.actor_name,
-            "actor_role": e.actor_role,
-            "action": e.action,
-            "object_type": e.object_type,
-            "object_id": e.object_id,
-            "detail": _plain_numbers(e.detail),
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=True,
-    )
+def canonical(e: AuditEvent, *, with_territory: bool = True) -> str:
+    """The event's fields as one JSON text (sorted keys, UTC microseconds): what is hashed.
+
+    ``territory_id`` is always a key (null for a national act), so that no event hashes
+    alike in both forms."""
+    fields: dict[str, Any] = {
+        "at": e.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "actor_token_id": e.actor_token_id,
+        "actor_name": e.actor_name,
+        "actor_role": e.actor_role,
+        "action": e.action,
+        "object_type": e.object_type,
+        "object_id": e.object_id,
+        "detail": _plain_numbers(e.detail),
+    }
+    if with_territory:
+        fields["territory_id"] = e.territory_id
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
 def chain_hash(previous: str, e: AuditEvent) -> str:
+    """The hash every new event is chained with: its territory included."""
     return hashlib.sha256((previous + canonical(e)).encode()).hexdigest()
+
+
+def legacy_chain_hash(previous: str, e: AuditEvent) -> str:
+    """The form of events chained before the hash covered their territory (migration 0004
+    chains a database's first events with it: they had no territory then)."""
+    return hashlib.sha256((previous + canonical(e, with_territory=False)).encode()).hexdigest()
 
 
 def _read_head(session: Session) -> str:
@@ -121,16 +137,23 @@ class Verdict:
     events: int
     head: str
     broken_id: int | None = None
+    # Events in the legacy form, whose territory label the chain does not cover.
+    legacy: int = 0
 
 
 def verify(rows: Iterator[AuditEvent]) -> Verdict:
-    """Walk the chain in id order; the first event whose hash does not follow is broken."""
-    head, count = GENESIS, 0
+    """Walk the chain in id order; the first event whose hash does not follow is broken.
+
+    Each event is judged in the current form, else in the legacy one (its territory not
+    covered); workers of two releases may interleave the forms during an upgrade."""
+    head, count, legacy = GENESIS, 0, 0
     for e in rows:
         if e.chain_hash != chain_hash(head, e):
-            return Verdict(count, head, broken_id=e.id)
+            if e.chain_hash != legacy_chain_hash(head, e):
+                return Verdict(count, head, broken_id=e.id, legacy=legacy)
+            legacy += 1
         head, count = e.chain_hash, count + 1
-    return Verdict(count, head)
+    return Verdict(count, head, legacy=legacy)
 
 
 def verify_database(session: Session) -> Verdict:

@@ -37,8 +37,10 @@ $$ LANGUAGE plpgsql VOLATILE
 
 
 def _chain_existing_events() -> None:
-    # The service's own chain code, so that `audit verify` accepts what this wrote.
-    from app.audit.chain import GENESIS, chain_hash
+    # The service's own chain code, so that `audit verify` accepts what this wrote; in the
+    # legacy form (no territory_id): migration 0006 labels these events afterwards.
+    from app.audit.chain import GENESIS
+    from app.audit.chain import legacy_chain_hash as chain_hash
     from app.audit.models import AuditEvent
 
     conn = op.get_bind()

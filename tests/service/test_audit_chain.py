@@ -172,3 +172,65 @@ def test_concurrent_writers_leave_one_valid_chain(db: None) -> None:
         verdict = verify_database(s)
     assert verdict.broken_id is None
     assert verdict.events == threads_n * per_thread * 2
+
+
+def _record_in(territories: list[str | None]) -> list[int]:
+    with get_sessionmaker()() as s:
+        for i, territory in enumerate(territories):
+            record(s, None, "test.event", "thing", f"thing_{i}", {"i": i}, territory_id=territory)
+        s.commit()
+        return list(s.scalars(select(AuditEvent.id).order_by(AuditEvent.id)))
+
+
+@pytest.mark.parametrize(
+    ("index", "moved_to"),
+    [(1, "ter_62"), (1, None), (2, "ter_59")],
+    ids=["to-another-territory", "out-of-its-territory", "national-into-a-territory"],
+)
+def test_verify_names_an_event_moved_between_territory_logs(
+    owner: Engine, index: int, moved_to: str | None
+) -> None:
+    """Whose log an event is in is part of what the chain covers: an event relabelled into
+    another territory's log (or out of one) is named, as any other edit is."""
+    ids = _record_in(["ter_59", "ter_59", None, "ter_59"])
+    _tamper(
+        owner, "UPDATE audit_events SET territory_id = :t WHERE id = :id", t=moved_to, id=ids[index]
+    )
+    r = _verify()
+    assert r.returncode == 1, r.stdout
+    assert f"audit chain broken at event {ids[index]}:" in r.stderr
+
+
+def test_a_chain_begun_before_territories_still_verifies(owner: Engine) -> None:
+    """Events hashed in the legacy form (no territory), then labelled by migration 0006, and
+    new events chained onto them: the log verifies; the count of legacy events is said."""
+    from app.audit.chain import legacy_chain_hash
+    from app.core.db import utcnow
+
+    head = GENESIS
+    with owner.begin() as conn:
+        for i in range(2):
+            at = utcnow()
+            event = AuditEvent(
+                at=at, actor_name="abri", actor_role="system", action="old.event",
+                object_type="thing", object_id=f"old_{i}", detail=None,
+            )  # fmt: skip
+            head = legacy_chain_hash(head, event)
+            conn.execute(
+                text(
+                    "INSERT INTO audit_events (at, territory_id, actor_name, actor_role, action,"
+                    " object_type, object_id, chain_hash) VALUES (:at, 'ter_59', 'abri',"
+                    " 'system', 'old.event', 'thing', :oid, :h)"
+                ),
+                {"at": at, "oid": f"old_{i}", "h": head},
+            )
+    ids = _record_in(["ter_59", None])
+    assert len(ids) == 4
+    r = _verify()
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("audit chain ok: 4 event(s), head ")
+    assert "(2 chained before the hash covered an event's territory)" in r.stdout
+    # A current event is never accepted in the legacy form: relabelled, it breaks.
+    _tamper(owner, "UPDATE audit_events SET territory_id = 'ter_62' WHERE id = :id", id=ids[2])
+    r = _verify()
+    assert r.returncode == 1 and f"at event {ids[2]}:" in r.stderr
