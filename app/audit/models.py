@@ -21,8 +21,10 @@ class AuditEvent(Base):
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
-    # The actor's territory (a run's: the run's). Null for a national admin's own acts
-    # (territories, national tokens). No foreign key: the log outlives what it records.
+    # Whose log it is in: the actor's territory (a run's: the run's); a national admin's
+    # act, the territory acted upon (app.audit.service); null for a territory's deletion
+    # and national tokens. Covered by chain_hash. No foreign key: the log outlives what it
+    # records.
     territory_id: Mapped[str | None] = mapped_column(String(40), index=True)
     actor_token_id: Mapped[str | None] = mapped_column(String(40))
     actor_name: Mapped[str] = mapped_column(String(200))
