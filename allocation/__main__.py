@@ -1,7 +1,9 @@
 """``python -m allocation``: see :mod:`allocation.cli`."""
 
 import sys
+import time
 
-from .cli import main
+from .cli import main, process_age_s
 
-sys.exit(main())
+# The time limit counts from the process's start (interpreter and imports included).
+sys.exit(main(started=time.perf_counter() - process_age_s()))

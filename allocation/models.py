@@ -217,7 +217,9 @@ class Bound(BaseModel):
 CpSatStatus = Literal["optimal", "feasible", "infeasible", "model_invalid", "unknown"]
 #: How a stage ended without (or after) a search of its own: the plan was already at the
 #: LP bound or at U_t; the fixed-set LP was integral, rounded, or the plan was kept.
-StageEnd = Literal["at_lp_bound", "at_upper_bound", "lp-integral", "lp-rounded", "kept"]
+StageEnd = Literal[
+    "at_lp_bound", "at_upper_bound", "lp-integral", "window-optimal", "lp-rounded", "kept"
+]
 StageStatus = Literal[CpSatStatus, StageEnd]
 #: What ``Stats.bounded`` may count.
 BoundedKind = Literal["room_sets_pairs", "shelters_per_household"]
@@ -253,6 +255,9 @@ class Stats(BaseModel):
     #: What was bounded to keep the model's size in check, and how often (empty: nothing;
     #: "room_sets_pairs": pairs whose room sets were cut, "shelters_per_household": pruned).
     bounded: dict[BoundedKind, int] = Field(default_factory=dict)
+    #: Seconds of the time limit spent before ``solve`` was called (the CLI's start-up:
+    #: interpreter, imports, reading the problem), counted in the limit; 0 from the service.
+    started_before_s: float = 0.0
 
 
 class Plan(BaseModel):

@@ -114,10 +114,21 @@ class SearchParams:
     #: Share of the time limit kept from levels 1-2 for this stage: it used to be skipped
     #: (km +185 % on france-1) when the earlier stages took the time.
     fixed_set_reserve_share: float = 0.15
-    #: Each placed household's nearest candidates the rounding may also use.
-    fixed_set_nearest: int = 8
-    #: Deterministic work share of each of the rounding's two solves (km, then fit).
-    det_fixed_set: float = 0.15
+    #: Exact windows of the candidates ranked by LP reduced cost, tried in turn (a window's
+    #: optimum is proven for the whole set when no candidate left out can beat it).
+    fixed_set_window: int = 800
+    #: ... each next window this many times wider, at most this many windows.
+    fixed_set_window_growth: float = 3.0
+    fixed_set_windows: int = 3
+    #: Deterministic work share of each of the stage's CP-SAT solves (each window, then fit).
+    det_fixed_set: float = 0.1
+
+    def fixed_set_columns(self) -> tuple[int, ...]:
+        """The window sizes the fixed-set km stage tries in turn."""
+        return tuple(
+            round(self.fixed_set_window * self.fixed_set_window_growth**k)
+            for k in range(self.fixed_set_windows)
+        )
 
     def presolve_s(self, candidates: int) -> float:
         """Wall seconds CP-SAT's presolve needs for a model of ``candidates``: no stage

@@ -26,16 +26,23 @@ from .search import Budget, Level1, Search, fairness_stage, fixed_set_stage
 
 
 def solve(
-    problem: Problem, *, num_workers: int | None = None, params: SearchParams | None = None
+    problem: Problem,
+    *,
+    num_workers: int | None = None,
+    params: SearchParams | None = None,
+    started: float | None = None,
 ) -> Plan:
     """Plan the night for ``problem`` within ``problem.settings.time_limit_s`` (all included).
 
     Pure and thread-safe; CPU-bound (run it in a worker thread from async code).
     ``num_workers`` defaults to the machine's cores (at most 8); ``params``: the tuning
-    constants (``allocation.params``; default ``DEFAULT_PARAMS``).
+    constants (``allocation.params``; default ``DEFAULT_PARAMS``); ``started``: the
+    ``time.perf_counter()`` the limit counts from (default: now; the CLI passes its
+    process's start, so that its start-up is inside the limit: ``stats.started_before_s``).
     """
     prm = params or DEFAULT_PARAMS
-    t0 = time.perf_counter()
+    now = time.perf_counter()
+    t0 = now if started is None else min(started, now)
     workers = num_workers or max(1, min(8, os.cpu_count() or 1))
     budget = Budget.for_problem(problem, prm, t0)
 
@@ -69,11 +76,13 @@ def solve(
     plan.bound = Bound(
         people_placed_by_priority={str(t): max(bound_people[t], got[t]) for t in PRIORITIES}
     )
-    plan.stats = _stats(search, bounds, km_bound)
+    plan.stats = _stats(search, bounds, km_bound, now - t0)
     return plan
 
 
-def _stats(search: Search, bounds: TierBounds | None, km_bound: int | None) -> Stats:
+def _stats(
+    search: Search, bounds: TierBounds | None, km_bound: int | None, before_s: float
+) -> Stats:
     prep, st = search.prep, search.problem.settings
     bounded: dict[BoundedKind, int] = {}
     if prep.combo_bounded_pairs:
@@ -91,6 +100,7 @@ def _stats(search: Search, bounds: TierBounds | None, km_bound: int | None) -> S
         lp_bound=bounds is not None and bounds.gives_bound,
         km_lower_bound=None if km_bound is None else round(km_bound / KM_SCALE, 2),
         bounded=bounded,
+        started_before_s=round(before_s, 3),
     )
 
 

@@ -127,7 +127,9 @@ def keep_apart_rows(
             continue
         ok = apart_enough(prep.table, np.array(sa), np.array(sb), km)
         for ia, ja in enumerate(sa):
-            conflict = [jb for ib, jb in enumerate(sb) if not ok[ia, ib]]
+            # One vectorised test per shelter of a (element-wise numpy indexing here was
+            # 0.9 s of the keep-apart night's 2.3 s before its first stage).
+            conflict = [sb[ib] for ib in np.flatnonzero(~ok[ia])]
             if conflict:
                 terms = list(by_hs[a][ja])
                 for jb in conflict:

@@ -3,21 +3,26 @@
 Levels 1 and 2 (people per tier, minutes waited) depend only on *which* households are
 placed. Once they are settled, the set is kept and levels 3 (km) and 4 (language, then
 wasted beds) only choose each placed household's candidate: every placed household takes
-exactly one of its candidates, under the same capacity and keep-apart rows. Its LP is
-nearly integral (an assignment with side rows), so it is solved as an LP first (GLOP:
-min km, then min fit with km held at its optimum; rule 8 left out of the LP). An integral
-LP solution that keeps every row is optimal for both levels; otherwise CP-SAT, one worker
-solving it like a MIP, chooses among the LP's support, each household's nearest
-candidates and the current plan, stopped as soon as it reaches the LP bound. The LP value
-is a lower bound on the km of *any* plan placing exactly these households (reported in
-``stats.km_lower_bound``).
+exactly one of its candidates, under the same capacity and keep-apart rows.
+
+1. GLOP solves the LP relaxation (min km; rule 8 left out, still a relaxation). Its value,
+   rounded up, bounds the km of *any* plan placing exactly these households
+   (``stats.km_lower_bound``). An integral LP solution that keeps every row is optimal for
+   km; a second LP then settles fit with km held.
+2. Otherwise the LP's reduced costs rank every candidate: a plan using a candidate of
+   reduced cost d costs at least LP + d. CP-SAT (one worker, like a MIP) solves exactly the
+   *window* of the ``columns`` lowest-ranked candidates (plus the LP's support and the
+   plan), from the plan. If that window's optimum is at most LP + (the least reduced cost
+   left out), no candidate outside could do better: the km is proven optimal for the whole
+   placed set, and that km is the bound. Otherwise a wider window is tried, time allowing.
+   Fit is then minimised on the last window with km held.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -31,15 +36,20 @@ from ..model import Row
 #: Below this an LP value counts as 0 (and above 1 minus it as 1).
 INTEGRAL_TOL = 1e-6
 
+#: Called after each CP-SAT solve (the budget notes whether the wall clock cut it).
+AfterSolve = Callable[[cp_model.CpSolver, cp_model.CpSolverStatus], None]
+
 
 @dataclass(frozen=True)
 class FixedSetResult:
     """The plan's candidates after levels 3-4 on the fixed placed set."""
 
     chosen: list[int]  # one candidate per placed household
-    km_lower_bound: int | None  # ⌈LP min km⌉ (decametres) for this placed set; None: no LP
+    #: A lower bound (decametres) on the km of any plan placing this set: ⌈LP⌉, or the
+    #: plan's own km when the window proved it optimal; None: the LP did not finish.
+    km_lower_bound: int | None
     km_optimal: bool  # the plan's km equals that bound
-    how: Literal["lp-integral", "lp-rounded", "kept"]  # "kept": no better plan in time
+    how: Literal["lp-integral", "window-optimal", "lp-rounded", "kept"]
 
 
 @dataclass(frozen=True)
@@ -51,10 +61,90 @@ class FixedSetInput:
     rows: Sequence[Row]  # capacity and keep-apart rows (household rows left out)
     km: Sequence[int]  # per candidate (full index), integer decametres
     fit: Sequence[int]  # per candidate, language weight · miss + wasted beds
-    #: Candidates the rounding may use besides the LP's support and the plan (each placed
-    #: household's nearest ones): the support alone measured 15-31 % above the LP on
-    #: département nights, because its fractional households had no integral way out.
-    nearby: Sequence[int] = ()
+    #: Window sizes (candidates ranked by reduced cost) tried in turn by the exact search.
+    columns: Sequence[int] = (800, 2_400, 7_200)
+
+
+@dataclass
+class _Lp:
+    """The LP's columns (every candidate of a placed household) and its rows as arrays."""
+
+    cands: list[int]
+    matrix: sp.csr_matrix  # household rows (= 1), then capacity rows (≤ ub), no rule 8
+    lb: np.ndarray
+    ub: np.ndarray
+    km: np.ndarray
+    fit: np.ndarray
+
+    @classmethod
+    def build(cls, data: FixedSetInput) -> _Lp:
+        """Built from sparse arrays in one call (per-coefficient calls cost ~1 s)."""
+        cands = sorted({v for vs in data.placed for v in vs})
+        col = {v: k for k, v in enumerate(cands)}
+        r_idx: list[int] = []
+        c_idx: list[int] = []
+        coef: list[float] = []
+        lb: list[float] = []
+        ub: list[float] = []
+        for vs in data.placed:  # each placed household takes exactly one candidate
+            r_idx += [len(lb)] * len(vs)
+            c_idx += [col[v] for v in vs]
+            coef += [1.0] * len(vs)
+            lb.append(1.0)
+            ub.append(1.0)
+        for r in data.rows:
+            if r.keep_apart:
+                # Rule 8 left out: still a relaxation (a lower bound), and GLOP measured
+                # 11 s instead of ~1 s on a night with 300 extra pairs. Its solution may
+                # break rule 8, so an integral one is checked against every row.
+                continue
+            terms = [(col[v], k) for v, k in zip(r.vars, r.coeffs, strict=True) if v in col]
+            if sum(k for _, k in terms) <= r.ub:
+                continue  # cannot bind
+            r_idx += [len(lb)] * len(terms)
+            c_idx += [c for c, _ in terms]
+            coef += [float(k) for _, k in terms]
+            lb.append(-np.inf)
+            ub.append(float(r.ub))
+        matrix = sp.csr_matrix((coef, (r_idx, c_idx)), shape=(len(lb), len(cands)))
+        km = np.array([data.km[v] for v in cands], dtype=np.float64)
+        fit = np.array([data.fit[v] for v in cands], dtype=np.float64)
+        return cls(cands, matrix, np.array(lb), np.array(ub), km, fit)
+
+    def solve(
+        self, objective: np.ndarray, deadline: float, km_cap: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray, float] | None:
+        """(values, reduced costs, objective value) by GLOP, None if not optimal in time."""
+        matrix, lb, ub = self.matrix, self.lb, self.ub
+        if km_cap is not None:  # hold km at its optimum (plus float slack)
+            matrix = sp.vstack([matrix, sp.csr_matrix(self.km)], format="csr")
+            lb = np.append(lb, -np.inf)
+            ub = np.append(ub, km_cap + 1e-6 * max(1.0, km_cap))
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            return None
+        n = len(self.cands)
+        model = mbh.ModelBuilderHelper()
+        # (OR-Tools' stub spells the arrays' type wrongly: ndarray[float64, ...].)
+        model.fill_model_from_sparse_data(
+            np.zeros(n),  # type: ignore[arg-type]
+            np.ones(n),  # type: ignore[arg-type]
+            objective,  # type: ignore[arg-type]
+            lb,  # type: ignore[arg-type]
+            ub,  # type: ignore[arg-type]
+            matrix,
+        )
+        glop = mbh.ModelSolverHelper("glop")
+        # Dual simplex: 2-3 times faster here than GLOP's default primal (0.45 s against
+        # 1.3 s on nord-1's 44k candidates).
+        glop.set_solver_specific_parameters("use_dual_simplex: true")
+        glop.set_time_limit_in_seconds(left)
+        glop.solve(model)
+        if glop.status() != mbh.SolveStatus.OPTIMAL:
+            return None
+        values = np.asarray(glop.variable_values(), dtype=np.float64)
+        reduced = np.asarray(glop.reduced_costs(), dtype=np.float64)
+        return values, reduced, float(objective @ values)
 
 
 def _rows_hold(data: FixedSetInput, chosen: Sequence[int]) -> bool:
@@ -65,121 +155,85 @@ def _rows_hold(data: FixedSetInput, chosen: Sequence[int]) -> bool:
     )
 
 
-def _lp(data: FixedSetInput, deadline: float) -> tuple[dict[int, float], float] | None:
-    """Min km, then min fit with km held at its optimum, over the LP relaxation.
+class _Window:
+    """CP-SAT on a window of candidates: min km (stop at a floor), then min fit."""
 
-    (LP values by candidate, min km), or None if GLOP did not finish by ``deadline``. Built
-    from sparse arrays in one call (per-coefficient calls cost ~1 s at département size).
-    """
-    cands = sorted({v for vs in data.placed for v in vs})
-    col = {v: k for k, v in enumerate(cands)}
-    r_idx: list[int] = []
-    c_idx: list[int] = []
-    coef: list[float] = []
-    lb: list[float] = []
-    ub: list[float] = []
-    for vs in data.placed:  # each placed household takes exactly one candidate
-        r_idx += [len(lb)] * len(vs)
-        c_idx += [col[v] for v in vs]
-        coef += [1.0] * len(vs)
-        lb.append(1.0)
-        ub.append(1.0)
-    for r in data.rows:
-        if r.keep_apart:
-            # Rule 8 left out: still a relaxation (a lower bound), and GLOP measured 11 s
-            # instead of ~1 s on a night with 300 extra pairs. Its solution may break rule
-            # 8, so an integral one is checked against every row before it is taken.
-            continue
-        terms = [(col[v], k) for v, k in zip(r.vars, r.coeffs, strict=True) if v in col]
-        if sum(k for _, k in terms) <= r.ub:
-            continue  # cannot bind
-        r_idx += [len(lb)] * len(terms)
-        c_idx += [c for c, _ in terms]
-        coef += [float(k) for _, k in terms]
-        lb.append(-np.inf)
-        ub.append(float(r.ub))
-    km = np.array([data.km[v] for v in cands], dtype=np.float64)
-    fit = np.array([data.fit[v] for v in cands], dtype=np.float64)
-    km_value: float | None = None
-    values = np.zeros(len(cands))
-    for objective in (km, fit):
-        if km_value is not None:  # hold km at its optimum (plus float slack)
-            r_idx += [len(lb)] * len(cands)
-            c_idx += list(range(len(cands)))
-            coef += km.tolist()
-            lb.append(-np.inf)
-            ub.append(km_value + 1e-6 * max(1.0, km_value))
-        left = deadline - time.perf_counter()
-        if left <= 0:
-            return None
-        matrix = sp.csr_matrix((coef, (r_idx, c_idx)), shape=(len(lb), len(cands)))
-        model = mbh.ModelBuilderHelper()
-        # (OR-Tools' stub spells the arrays' type wrongly: ndarray[float64, ...].)
-        model.fill_model_from_sparse_data(
-            np.zeros(len(cands)),  # type: ignore[arg-type]
-            np.ones(len(cands)),  # type: ignore[arg-type]
-            objective,  # type: ignore[arg-type]
-            np.array(lb),  # type: ignore[arg-type]
-            np.array(ub),  # type: ignore[arg-type]
-            matrix,
-        )
-        glop = mbh.ModelSolverHelper("glop")
-        glop.set_time_limit_in_seconds(left)
-        glop.solve(model)
-        if glop.status() != mbh.SolveStatus.OPTIMAL:
-            return None
-        values = np.asarray(glop.variable_values(), dtype=np.float64)
-        if km_value is None:
-            km_value = float(km @ values)
-    assert km_value is not None
-    return {v: float(values[k]) for k, v in enumerate(cands)}, km_value
-
-
-def _round(
-    data: FixedSetInput,
-    keep: set[int],
-    km_floor: int,
-    solver: cp_model.CpSolver,
-    deadline: float,
-    start: Sequence[int] | None = None,
-    objectives: tuple[str, ...] = ("km", "fit"),
-) -> list[int] | None:
-    """CP-SAT on the candidates ``keep``: min km (stop at ``km_floor``), then min fit.
-
-    Both solves end by ``deadline``: the solver's own time limit was set once for the
-    stage, and the second solve used to get it again (7 s for a stage given 2.8 s).
-    """
-    cap = solver.parameters.max_time_in_seconds
-    idx = sorted(keep)
-    pos = {v: i for i, v in enumerate(idx)}
-    chosen: list[int] = list(data.current if start is None else start)
-    for objective in objectives:
-        model = cp_model.CpModel()
-        x = [model.new_bool_var("") for _ in idx]
+    def __init__(self, data: FixedSetInput, keep: set[int]) -> None:
+        self.data = data
+        self.idx = sorted(keep)
+        pos = {v: i for i, v in enumerate(self.idx)}
+        self.model = cp_model.CpModel()
+        self.x = [self.model.new_bool_var("") for _ in self.idx]
         for vs in data.placed:
-            model.add_exactly_one(x[pos[v]] for v in vs if v in pos)
+            self.model.add_exactly_one(self.x[pos[v]] for v in vs if v in pos)
         for r in data.rows:
             terms = [(pos[v], k) for v, k in zip(r.vars, r.coeffs, strict=True) if v in pos]
             if sum(k for _, k in terms) > r.ub:
-                model.add(sum(k * x[i] for i, k in terms) <= r.ub)
-        km_expr = cp_model.LinearExpr.weighted_sum(x, [data.km[v] for v in idx])
-        fit_expr = cp_model.LinearExpr.weighted_sum(x, [data.fit[v] for v in idx])
+                self.model.add(
+                    cp_model.LinearExpr.weighted_sum(
+                        [self.x[i] for i, _ in terms], [k for _, k in terms]
+                    )
+                    <= r.ub
+                )
+        self.pos = pos
+
+    def _expr(self, per_cand: Sequence[int]) -> cp_model.LinearExpr:
+        return cp_model.LinearExpr.weighted_sum(self.x, [per_cand[v] for v in self.idx])
+
+    def solve(
+        self,
+        objective: Literal["km", "fit"],
+        start: Sequence[int],
+        limit: float,
+        solver: cp_model.CpSolver,
+        after: AfterSolve,
+    ) -> tuple[list[int], bool] | None:
+        """From ``start``, min km down to ``limit`` (a floor) or min fit with km ≤ ``limit``:
+        (the plan, proven optimal for the window), None if nothing was found."""
+        model = self.model.clone()
+        km, fit = self._expr(self.data.km), self._expr(self.data.fit)
         if objective == "km":
-            model.add(km_expr >= km_floor)  # the LP bound: stop there, it is optimal
-            model.minimize(km_expr)
+            model.add(km >= int(limit))  # a bound: stop there, it is optimal
+            model.minimize(km)
         else:
-            model.add(km_expr <= sum(data.km[v] for v in chosen))
-            model.minimize(fit_expr)
-        for v in chosen:
-            model.add_hint(x[pos[v]], 1)
-        left = deadline - time.perf_counter()
-        if left <= 0:
-            return chosen if objective == "fit" else None
-        solver.parameters.max_time_in_seconds = min(cap, left)
+            model.add(km <= int(limit))
+            model.minimize(fit)
+        # A complete hint: a partial one (the plan's 1s only) was measured never to be
+        # taken as a first solution within 0.6 work units.
+        on = set(start)
+        for v, i in self.pos.items():
+            model.add_hint(self.x[i], 1 if v in on else 0)
         status = solver.solve(model)
+        after(solver, status)
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            return chosen if objective == "fit" else None
-        chosen = [next(v for v in vs if v in pos and solver.value(x[pos[v]])) for vs in data.placed]
+            return None
+        chosen = {v for v, i in self.pos.items() if solver.value(self.x[i])}
+        plan = [next(v for v in vs if v in chosen) for vs in self.data.placed]
+        return plan, status == cp_model.OPTIMAL
+
+
+def _km(data: FixedSetInput, chosen: Sequence[int]) -> int:
+    return sum(data.km[v] for v in chosen)
+
+
+def _fit(data: FixedSetInput, chosen: Sequence[int]) -> int:
+    return sum(data.fit[v] for v in chosen)
+
+
+def _integral(
+    data: FixedSetInput, lp: _Lp, values: np.ndarray, deadline: float
+) -> list[int] | None:
+    """The LP's own plan if it is integral and keeps rule 8, fit settled by a second LP."""
+    val = dict(zip(lp.cands, values.tolist(), strict=True))
+    chosen = [next((v for v in vs if val[v] > 1 - INTEGRAL_TOL), -1) for vs in data.placed]
+    if min(chosen) < 0 or not _rows_hold(data, chosen):
+        return None
+    got = lp.solve(lp.fit, deadline, km_cap=float(_km(data, chosen)))
+    if got is not None:
+        val = dict(zip(lp.cands, got[0].tolist(), strict=True))
+        second = [next((v for v in vs if val[v] > 1 - INTEGRAL_TOL), -1) for vs in data.placed]
+        if min(second) >= 0 and _rows_hold(data, second) and _km(data, second) <= _km(data, chosen):
+            chosen = second
     return chosen
 
 
@@ -187,39 +241,94 @@ def settle_fixed_set(
     data: FixedSetInput,
     deadline: float,
     configure: cp_model.CpSolver | None = None,
+    after: AfterSolve = lambda _solver, _status: None,
 ) -> FixedSetResult:
     """Least km, then least fit, for exactly the placed households of ``data``.
 
     ``configure``: a CP-SAT solver whose parameters (time and work limits, seed, workers)
-    the rounding step uses; None skips rounding (a fractional LP then keeps the plan).
+    each window's solves use, capped by ``deadline``; None: no search (a fractional LP then
+    keeps the plan).
     """
     current = list(data.current)
-    got = _lp(data, deadline)
+    km_now = _km(data, current)
+    lp = _Lp.build(data)
+    got = lp.solve(lp.km, deadline)
     if got is None:
         return FixedSetResult(current, None, False, "kept")
-    values, km_lp = got
+    values, reduced, km_lp = got
     bound = math.ceil(km_lp - 1e-6 * max(1.0, km_lp))
-    km_now = sum(data.km[v] for v in current)
-    integral = [next((v for v in vs if values[v] > 1 - INTEGRAL_TOL), -1) for vs in data.placed]
-    if all(v >= 0 for v in integral) and _rows_hold(data, integral):
-        km_new = sum(data.km[v] for v in integral)
-        fit_new = sum(data.fit[v] for v in integral)
-        fit_now = sum(data.fit[v] for v in current)
-        if (km_new, fit_new) <= (km_now, fit_now):
-            return FixedSetResult(integral, bound, km_new <= bound, "lp-integral")
+    integral = _integral(data, lp, values, deadline)
+    if integral is not None and (_km(data, integral), _fit(data, integral)) <= (
+        km_now,
+        _fit(data, current),
+    ):
+        return FixedSetResult(integral, bound, _km(data, integral) <= bound, "lp-integral")
     if configure is None:
         return FixedSetResult(current, bound, km_now <= bound, "kept")
-    keep = {v for vs in data.placed for v in vs if values[v] > INTEGRAL_TOL} | set(current)
-    # First the support alone (small: proven optimal for itself in 0.03-0.4 work units),
-    # then, from that plan, with the nearest candidates too (better, but its search may
-    # stop before proving anything: it then keeps the first round's plan).
-    first = _round(data, keep, bound, configure, deadline, objectives=("km",))
-    rounded = first
-    if first is not None and sum(data.km[v] for v in first) > bound and data.nearby:
-        rounded = _round(data, keep | set(data.nearby), bound, configure, deadline, first)
-    if rounded is None and first is not None:
-        rounded = _round(data, keep, bound, configure, deadline, first, ("fit",))
-    if rounded is None or sum(data.km[v] for v in rounded) > km_now:
+    best, window, proven = _search_windows(
+        data, lp, values, reduced, km_lp, configure, deadline, after
+    )
+    if window is not None:
+        cap = configure.parameters.max_time_in_seconds
+        configure.parameters.max_time_in_seconds = max(
+            0.01, min(cap, deadline - time.perf_counter())
+        )
+        fitted = window.solve("fit", best, _km(data, best), configure, after)
+        configure.parameters.max_time_in_seconds = cap
+        if fitted is not None and _km(data, fitted[0]) <= _km(data, best):
+            best = fitted[0]
+    km_best = _km(data, best)
+    if km_best > km_now or (km_best == km_now and _fit(data, best) > _fit(data, current)):
         return FixedSetResult(current, bound, km_now <= bound, "kept")
-    km_new = sum(data.km[v] for v in rounded)
-    return FixedSetResult(rounded, bound, km_new <= bound, "lp-rounded")
+    if proven:
+        return FixedSetResult(best, km_best, True, "window-optimal")
+    return FixedSetResult(best, bound, km_best <= bound, "lp-rounded")
+
+
+def _search_windows(
+    data: FixedSetInput,
+    lp: _Lp,
+    values: np.ndarray,
+    reduced: np.ndarray,
+    km_lp: float,
+    solver: cp_model.CpSolver,
+    deadline: float,
+    after: AfterSolve,
+) -> tuple[list[int], _Window | None, bool]:
+    """Exact CP-SAT on windows of growing size: (best plan, its window, km proven optimal
+    for the whole placed set)."""
+    best = list(data.current)
+    floor = math.ceil(km_lp - 1e-6 * max(1.0, km_lp))
+    support = {lp.cands[k] for k in np.flatnonzero(values > INTEGRAL_TOL)}
+    order = np.argsort(reduced, kind="stable")  # deterministic for equal reduced costs
+    cap = solver.parameters.max_time_in_seconds
+    last: _Window | None = None
+    try:
+        for size in data.columns:
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                break
+            keep = support | set(best) | {lp.cands[k] for k in order[:size]}
+            # A plan using a candidate outside the window costs ≥ LP + its reduced cost.
+            outside = float(reduced[order[size]]) if size < len(order) else math.inf
+            window = _Window(data, keep)
+            solver.parameters.max_time_in_seconds = max(
+                0.01, min(cap, deadline - time.perf_counter())
+            )
+            got = window.solve("km", best, floor, solver, after)
+            if got is None:
+                break
+            last = window
+            if _km(data, got[0]) <= _km(data, best):
+                best = got[0]
+            # Proven for the window, and nothing outside it can beat it (integers: the
+            # float slack covers GLOP's tolerances).
+            if got[1] and _km(data, best) <= km_lp + outside - 1e-6 * max(1.0, km_lp):
+                return best, last, True
+            if _km(data, best) <= floor:
+                return best, last, True
+            if size >= len(order):
+                break
+    finally:
+        solver.parameters.max_time_in_seconds = cap
+    return best, last, False

@@ -61,17 +61,13 @@ def fixed_set_stage(search: Search) -> int | None:
     s = search
     chosen = s.to_chosen(s.current)
     placed = [i for i in range(len(s.problem.households)) if chosen[i] >= 0]
-    # Only placed households' candidates: another's would change the placed set.
-    placed_cands = {v for i in placed for v in s.prep.by_household[i]}
     data = FixedSetInput(
         placed=[s.prep.by_household[i] for i in placed],
         current=[chosen[i] for i in placed],
         rows=[r for r in s.rows if r.key != ("household",)],
         km=s.obj.km,
         fit=s.obj.fit,
-        # Not in deterministic mode: measured on nord-1 and hainaut-1, that round found
-        # nothing better within 0.6-1.2 work units, and it only costs wall time there.
-        nearby=[] if s.deterministic else sorted(s.nearest(s.prm.fixed_set_nearest) & placed_cands),
+        columns=s.prm.fixed_set_columns(),
     )
     rounder = cp_model.CpSolver()
     started = time.perf_counter()
@@ -84,7 +80,7 @@ def fixed_set_stage(search: Search) -> int | None:
     # where two default workers were still above it after 10 s). Reproducible too.
     rounder.parameters.num_workers = 1
     rounder.parameters.linearization_level = 2
-    res = settle_fixed_set(data, s.budget.deadline, rounder if ok else None)
+    res = settle_fixed_set(data, s.budget.deadline, rounder if ok else None, s.budget.after)
     for i, v in zip(placed, res.chosen, strict=True):
         chosen[i] = v
     s.current = s.to_values(chosen)

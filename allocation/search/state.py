@@ -39,8 +39,8 @@ def build_cp_model(n: int, rows: list[Row]) -> tuple[cp_model.CpModel, list[cp_m
     model = cp_model.CpModel()
     x = [model.new_bool_var(f"x{v}") for v in range(n)]
     for r in rows:
-        if r.ub == 1 and all(k == 1 for k in r.coeffs):
-            model.add_at_most_one(x[v] for v in r.vars)
+        if r.ub == 1 and min(r.coeffs) == 1 == max(r.coeffs):  # (C-speed tests: 18k rows)
+            model.add_at_most_one([x[v] for v in r.vars])
         else:
             model.add(cp_model.LinearExpr.weighted_sum([x[v] for v in r.vars], r.coeffs) <= r.ub)
     return model, x

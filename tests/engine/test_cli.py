@@ -44,6 +44,30 @@ def test_solve_then_check(tmp_path: Path) -> None:
     assert run("check", prob, str(out)).returncode == 0
 
 
+def test_the_time_limit_counts_from_the_process_start(tmp_path: Path) -> None:
+    # The interpreter and the imports of OR-Tools and numpy are part of what the operator
+    # waits for: the plan says how much of the limit they took, and its wall time includes
+    # it (the limit is for the whole process, not only for the solve call).
+    prob = write(tmp_path, good())
+    out = tmp_path / "plan.json"
+    r = run("solve", prob, "-o", str(out), "--time-limit", "3")
+    assert r.returncode == 0, r.stderr
+    stats = json.loads(out.read_text())["stats"]
+    assert stats["started_before_s"] > 0  # at least the imports
+    assert stats["wall_s"] >= stats["started_before_s"]
+
+
+def test_called_in_process_the_limit_counts_from_the_call(tmp_path: Path) -> None:
+    # main() called from a long-running process (a test, a script) must not count that
+    # process's age against the limit.
+    from allocation.cli import main
+
+    prob = write(tmp_path, good())
+    out = tmp_path / "plan.json"
+    assert main(["solve", prob, "-o", str(out), "--time-limit", "3"]) == 0
+    assert json.loads(out.read_text())["stats"]["started_before_s"] == 0
+
+
 def test_check_reports_violations(tmp_path: Path) -> None:
     prob = write(tmp_path, good())
     plan = {

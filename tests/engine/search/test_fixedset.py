@@ -13,7 +13,7 @@ from ortools.sat.python import cp_model
 
 from allocation import Problem, check, check_assignment, solve
 from allocation.model import Row
-from allocation.search.fixedset import FixedSetInput, settle_fixed_set
+from allocation.search.fixedset import FixedSetInput, FixedSetResult, settle_fixed_set
 
 
 def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -118,49 +118,73 @@ def _two_households(deadline_s: float = 30.0) -> tuple[FixedSetInput, float]:
 def test_an_integral_lp_plan_breaking_rule_8_is_not_taken() -> None:
     # The LP leaves rule 8 out (it is a relaxation): both near is its integral optimum.
     data, deadline = _two_households()
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = 1
-    res = settle_fixed_set(data, deadline, solver)
-    assert res.how == "lp-rounded"
+    res = settle_fixed_set(data, deadline, _one_worker())
     assert sorted(res.chosen) in ([0, 3], [1, 2])  # one near, one far: rule 8 kept
-    assert res.km_lower_bound == 200  # the relaxation's bound, below the plan's 600
+    # Every candidate is in the window, so its optimum is the least km of the placed set,
+    # and that is the bound reported (the LP's own was 200).
+    assert res.how == "window-optimal"
+    assert res.km_optimal
+    assert res.km_lower_bound == 600
 
 
-def test_the_rounding_ends_by_the_stages_deadline() -> None:
-    # The solver comes with a generous limit of its own; each of the rounding's solves is
+def test_the_search_ends_by_the_stages_deadline() -> None:
+    # The solver comes with a generous limit of its own; each of the stage's solves is
     # capped by what is left before the deadline (the second solve used to get it again).
     data, _ = _two_households()
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = 1
+    solver = _one_worker()
     solver.parameters.max_time_in_seconds = 1000.0
     started = time.perf_counter()
     settle_fixed_set(data, started + 5.0, solver)
-    assert solver.parameters.max_time_in_seconds <= 5.0
+    assert solver.parameters.max_time_in_seconds == 1000.0  # given back as it came
+    assert solver.limits and max(solver.limits) <= 5.0
 
 
-def test_the_rounding_uses_the_nearby_candidates() -> None:
-    # Household 1's candidate 4 (km 1.5) is in no LP solution (the LP, without rule 8,
-    # takes 0 and 2) nor in the plan: only as a nearby candidate can the rounding use it.
-    rows = [Row(vars=[0, 2], coeffs=[1, 1], ub=1, keep_apart=True, key=("keep_apart",))]
-    km = [100, 500, 100, 500, 150]
-
-    def settle(nearby: list[int]) -> int:
-        data = FixedSetInput(
-            placed=[[0, 1], [2, 3, 4]],
-            current=[1, 3],
-            rows=rows,
-            km=km,
-            fit=[0] * 5,
-            nearby=nearby,
-        )
-        res = settle_fixed_set(data, time.perf_counter() + 30, _one_worker())
-        return sum(km[v] for v in res.chosen)
-
-    assert settle([]) == 600  # one near, one far
-    assert settle([4]) == 250  # near, and household 1 at its second nearest
+def _settle_three(columns: tuple[int, ...]) -> FixedSetResult:
+    """Household 1's candidate 4 (km 1.5) is in no LP solution (the LP, without rule 8,
+    takes 0 and 2) nor in the plan: only a window of the candidates ranked by reduced
+    cost can give it to the search."""
+    data = FixedSetInput(
+        placed=[[0, 1], [2, 3, 4]],
+        current=[1, 3],
+        rows=[Row(vars=[0, 2], coeffs=[1, 1], ub=1, keep_apart=True, key=("keep_apart",))],
+        km=[100, 500, 100, 500, 150],
+        fit=[0] * 5,
+        columns=columns,
+    )
+    return settle_fixed_set(data, time.perf_counter() + 30, _one_worker())
 
 
-def _one_worker() -> cp_model.CpSolver:
-    solver = cp_model.CpSolver()
+def test_the_exact_window_finds_the_least_km_the_lp_support_misses() -> None:
+    res = _settle_three((5,))
+    assert sorted(res.chosen) == [0, 4]  # near, and household 1 at its second nearest
+    assert res.how == "window-optimal"
+    assert res.km_lower_bound == 250
+
+
+def test_a_window_too_narrow_proves_nothing() -> None:
+    # The two lowest reduced costs are the LP's support: with the plan, the window holds
+    # candidates 0-3 and misses 4, whose reduced cost (50) leaves room below the window's
+    # optimum (600 against LP 200 + 50): no proof, the LP bound is kept.
+    res = _settle_three((2,))
+    assert sum([100, 500, 100, 500, 150][v] for v in res.chosen) == 600
+    assert res.how == "lp-rounded"
+    assert not res.km_optimal
+    assert res.km_lower_bound == 200
+
+
+class _Recording(cp_model.CpSolver):
+    """A CP-SAT solver that remembers the time limit of each of its solves."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.limits: list[float] = []
+
+    def solve(self, model: cp_model.CpModel, *args: object) -> cp_model.CpSolverStatus:
+        self.limits.append(self.parameters.max_time_in_seconds)
+        return super().solve(model, *args)  # type: ignore[arg-type]
+
+
+def _one_worker() -> _Recording:
+    solver = _Recording()
     solver.parameters.num_workers = 1
     return solver
