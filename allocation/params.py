@@ -121,7 +121,7 @@ class SearchParams:
     fixed_set_window_growth: float = 3.0
     fixed_set_windows: int = 3
     #: Deterministic work share of each of the stage's CP-SAT solves (each window, then fit).
-    det_fixed_set: float = 0.1
+    det_fixed_set: float = 0.15
 
     def fixed_set_columns(self) -> tuple[int, ...]:
         """The window sizes the fixed-set km stage tries in turn."""

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -36,9 +36,6 @@ from ..model import Row
 #: Below this an LP value counts as 0 (and above 1 minus it as 1).
 INTEGRAL_TOL = 1e-6
 
-#: Called after each CP-SAT solve (the budget notes whether the wall clock cut it).
-AfterSolve = Callable[[cp_model.CpSolver, cp_model.CpSolverStatus], None]
-
 
 @dataclass(frozen=True)
 class FixedSetResult:
@@ -50,6 +47,9 @@ class FixedSetResult:
     km_lower_bound: int | None
     km_optimal: bool  # the plan's km equals that bound
     how: Literal["lp-integral", "window-optimal", "lp-rounded", "kept"]
+    #: The wall clock, not a work limit, stopped a solve or left no time for one (in
+    #: deterministic mode a replay on a less loaded machine may then differ).
+    clock_cut: bool = False
 
 
 @dataclass(frozen=True)
@@ -186,7 +186,7 @@ class _Window:
         start: Sequence[int],
         limit: float,
         solver: cp_model.CpSolver,
-        after: AfterSolve,
+        clock: _Clock,
     ) -> tuple[list[int], bool] | None:
         """From ``start``, min km down to ``limit`` (a floor) or min fit with km ≤ ``limit``:
         (the plan, proven optimal for the window), None if nothing was found."""
@@ -204,7 +204,7 @@ class _Window:
         for v, i in self.pos.items():
             model.add_hint(self.x[i], 1 if v in on else 0)
         status = solver.solve(model)
-        after(solver, status)
+        clock.note(solver, status)
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return None
         chosen = {v for v, i in self.pos.items() if solver.value(self.x[i])}
@@ -237,24 +237,54 @@ def _integral(
     return chosen
 
 
+class _Clock:
+    """Each solve's wall limit: the solver's own, capped by what is left before the
+    deadline; and whether the clock, not a work limit, decided."""
+
+    def __init__(self, solver: cp_model.CpSolver, deadline: float) -> None:
+        self.solver = solver
+        self.deadline = deadline
+        self.cap = solver.parameters.max_time_in_seconds
+        self.cut = False
+        self._limit = self.cap
+
+    def start(self) -> bool:
+        """Set the next solve's limit; False (a cut) if no time is left for one."""
+        left = self.deadline - time.perf_counter()
+        if left <= 0.01:
+            self.cut = True
+            return False
+        self._limit = min(self.cap, left)
+        self.solver.parameters.max_time_in_seconds = self._limit
+        return True
+
+    def note(self, solver: cp_model.CpSolver, status: cp_model.CpSolverStatus) -> None:
+        if status not in (cp_model.OPTIMAL, cp_model.INFEASIBLE) and (
+            solver.wall_time >= 0.97 * self._limit
+        ):
+            self.cut = True
+
+    def restore(self) -> None:
+        self.solver.parameters.max_time_in_seconds = self.cap
+
+
 def settle_fixed_set(
-    data: FixedSetInput,
-    deadline: float,
-    configure: cp_model.CpSolver | None = None,
-    after: AfterSolve = lambda _solver, _status: None,
+    data: FixedSetInput, deadline: float, configure: cp_model.CpSolver | None = None
 ) -> FixedSetResult:
     """Least km, then least fit, for exactly the placed households of ``data``.
 
-    ``configure``: a CP-SAT solver whose parameters (time and work limits, seed, workers)
-    each window's solves use, capped by ``deadline``; None: no search (a fractional LP then
-    keeps the plan).
+    ``configure``: a CP-SAT solver whose parameters (work limits, seed, workers) each of
+    the search's solves uses, its time limit capped by ``deadline`` (and given back as it
+    came); None: no search (a fractional LP then keeps the plan).
     """
     current = list(data.current)
     km_now = _km(data, current)
+    if deadline - time.perf_counter() <= 0:  # the LP's build alone takes 0.1-0.7 s
+        return FixedSetResult(current, None, False, "kept", clock_cut=True)
     lp = _Lp.build(data)
     got = lp.solve(lp.km, deadline)
     if got is None:
-        return FixedSetResult(current, None, False, "kept")
+        return FixedSetResult(current, None, False, "kept", clock_cut=True)
     values, reduced, km_lp = got
     bound = math.ceil(km_lp - 1e-6 * max(1.0, km_lp))
     integral = _integral(data, lp, values, deadline)
@@ -265,24 +295,21 @@ def settle_fixed_set(
         return FixedSetResult(integral, bound, _km(data, integral) <= bound, "lp-integral")
     if configure is None:
         return FixedSetResult(current, bound, km_now <= bound, "kept")
-    best, window, proven = _search_windows(
-        data, lp, values, reduced, km_lp, configure, deadline, after
-    )
-    if window is not None:
-        cap = configure.parameters.max_time_in_seconds
-        configure.parameters.max_time_in_seconds = max(
-            0.01, min(cap, deadline - time.perf_counter())
-        )
-        fitted = window.solve("fit", best, _km(data, best), configure, after)
-        configure.parameters.max_time_in_seconds = cap
-        if fitted is not None and _km(data, fitted[0]) <= _km(data, best):
-            best = fitted[0]
+    clock = _Clock(configure, deadline)
+    try:
+        best, window, proven = _search_windows(data, lp, values, reduced, km_lp, clock)
+        if window is not None and clock.start():
+            fitted = window.solve("fit", best, _km(data, best), configure, clock)
+            if fitted is not None and _km(data, fitted[0]) <= _km(data, best):
+                best = fitted[0]
+    finally:
+        clock.restore()
     km_best = _km(data, best)
     if km_best > km_now or (km_best == km_now and _fit(data, best) > _fit(data, current)):
-        return FixedSetResult(current, bound, km_now <= bound, "kept")
+        return FixedSetResult(current, bound, km_now <= bound, "kept", clock.cut)
     if proven:
-        return FixedSetResult(best, km_best, True, "window-optimal")
-    return FixedSetResult(best, bound, km_best <= bound, "lp-rounded")
+        return FixedSetResult(best, km_best, True, "window-optimal", clock.cut)
+    return FixedSetResult(best, bound, km_best <= bound, "lp-rounded", clock.cut)
 
 
 def _search_windows(
@@ -291,9 +318,7 @@ def _search_windows(
     values: np.ndarray,
     reduced: np.ndarray,
     km_lp: float,
-    solver: cp_model.CpSolver,
-    deadline: float,
-    after: AfterSolve,
+    clock: _Clock,
 ) -> tuple[list[int], _Window | None, bool]:
     """Exact CP-SAT on windows of growing size: (best plan, its window, km proven optimal
     for the whole placed set)."""
@@ -301,34 +326,24 @@ def _search_windows(
     floor = math.ceil(km_lp - 1e-6 * max(1.0, km_lp))
     support = {lp.cands[k] for k in np.flatnonzero(values > INTEGRAL_TOL)}
     order = np.argsort(reduced, kind="stable")  # deterministic for equal reduced costs
-    cap = solver.parameters.max_time_in_seconds
     last: _Window | None = None
-    try:
-        for size in data.columns:
-            left = deadline - time.perf_counter()
-            if left <= 0:
-                break
-            keep = support | set(best) | {lp.cands[k] for k in order[:size]}
-            # A plan using a candidate outside the window costs ≥ LP + its reduced cost.
-            outside = float(reduced[order[size]]) if size < len(order) else math.inf
-            window = _Window(data, keep)
-            solver.parameters.max_time_in_seconds = max(
-                0.01, min(cap, deadline - time.perf_counter())
-            )
-            got = window.solve("km", best, floor, solver, after)
-            if got is None:
-                break
-            last = window
-            if _km(data, got[0]) <= _km(data, best):
-                best = got[0]
-            # Proven for the window, and nothing outside it can beat it (integers: the
-            # float slack covers GLOP's tolerances).
-            if got[1] and _km(data, best) <= km_lp + outside - 1e-6 * max(1.0, km_lp):
-                return best, last, True
-            if _km(data, best) <= floor:
-                return best, last, True
-            if size >= len(order):
-                break
-    finally:
-        solver.parameters.max_time_in_seconds = cap
+    for size in data.columns:
+        keep = support | set(best) | {lp.cands[k] for k in order[:size]}
+        # A plan using a candidate outside the window costs ≥ LP + its reduced cost.
+        outside = float(reduced[order[size]]) if size < len(order) else math.inf
+        window = _Window(data, keep)
+        if not clock.start():
+            break
+        got = window.solve("km", best, floor, clock.solver, clock)
+        if got is None:
+            break
+        last = window
+        if _km(data, got[0]) <= _km(data, best):
+            best = got[0]
+        # Proven for the window, and nothing outside it can beat it (integers: the float
+        # slack covers GLOP's tolerances).
+        if got[1] and _km(data, best) <= km_lp + outside - 1e-6 * max(1.0, km_lp):
+            return best, last, True
+        if _km(data, best) <= floor or size >= len(order):
+            return best, last, _km(data, best) <= floor
     return best, last, False

@@ -80,7 +80,9 @@ def fixed_set_stage(search: Search) -> int | None:
     # where two default workers were still above it after 10 s). Reproducible too.
     rounder.parameters.num_workers = 1
     rounder.parameters.linearization_level = 2
-    res = settle_fixed_set(data, s.budget.deadline, rounder if ok else None, s.budget.after)
+    res = settle_fixed_set(data, s.budget.deadline, rounder if ok else None)
+    if s.deterministic and res.clock_cut:
+        s.budget.cut_by_wall = True
     for i, v in zip(placed, res.chosen, strict=True):
         chosen[i] = v
     s.current = s.to_values(chosen)
