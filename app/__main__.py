@@ -1,4 +1,4 @@
-"""Command line: ``python -m app {migrate,serve,demo,purge,token create|rotate|revoke,
+"""Command line: ``python -m app {migrate,serve,worker,demo,purge,token create|rotate|revoke,
 audit verify,import,export-hsds,report unmet}``.
 
 Bad arguments print one line on stderr and exit 2; no traceback reaches the terminal.
@@ -112,6 +112,11 @@ def build_parser() -> _Parser:
     serve.add_argument("--port", type=_port, default=default_port)
     serve.add_argument("--workers", type=_workers, default=1)
 
+    sub.add_parser(
+        "worker",
+        help="run allocation runs off the queue until SIGTERM (any number, on any machine)",
+    )
+
     demo = sub.add_parser(
         "demo", help="migrate, load the demo region if empty, print one token per role, serve"
     )
@@ -153,6 +158,30 @@ def _migrate() -> None:
 
 
 def _serve(host: str, port: int, workers: int = 1) -> None:
+    from app.allocations import worker
+    from app.core.config import get_settings
+
+    settings = get_settings()
+    # LOCAL_WORKER=process (the default on SQLite): the runs' worker, a child of this one.
+    local = worker.start_local_process() if settings.local_worker_mode == "process" else None
+    try:
+        _uvicorn(host, port, workers)
+    finally:
+        if local is not None:
+            worker.stop_local_process(local, settings)
+
+
+def _worker() -> int:
+    from app.allocations import worker
+    from app.core.config import get_settings
+    from app.core.logging import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    return worker.main(settings)
+
+
+def _uvicorn(host: str, port: int, workers: int) -> None:
     import uvicorn
 
     from app.core.config import get_settings
@@ -428,6 +457,8 @@ def main(argv: list[str] | None = None) -> int:
         print("database at the newest migration")
     elif args.command == "serve":
         _serve(args.host, args.port, args.workers)
+    elif args.command == "worker":
+        return _worker()
     elif args.command == "demo":
         _demo(args.host, args.port)
     elif args.command == "purge":

@@ -10,8 +10,9 @@ import structlog
 from fastapi import Depends, FastAPI
 
 from app.allocations.background import BackgroundTasks
+from app.allocations.queue import recover
 from app.allocations.router import router as allocations_router
-from app.allocations.service import recover_runs
+from app.allocations.worker import LocalWorkerThread
 from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
 from app.core.config import get_settings
@@ -39,11 +40,11 @@ log = structlog.get_logger(__name__)
 
 
 async def _recover_runs() -> None:
-    """Fail the runs a dead worker left ``running`` (a database that is down: later, by the
-    background loop)."""
+    """Re-queue or fail the runs a dead worker left ``running`` (a database that is down:
+    later, by the background loop)."""
     try:
         recovered = await asyncio.wait_for(
-            asyncio.to_thread(recover_runs), timeout=WARM_UP_TIMEOUT_S
+            asyncio.to_thread(recover, get_settings()), timeout=WARM_UP_TIMEOUT_S
         )
     except Exception as exc:
         log.warning("recover_runs_failed", error=type(exc).__name__)
@@ -69,9 +70,17 @@ def create_app() -> FastAPI:
         # Hold expiry and optional periodic runs; stopped cleanly on shutdown.
         tasks = BackgroundTasks(get_settings())
         tasks.start()
+        # LOCAL_WORKER=thread: this process runs queued runs itself (tests; one-process
+        # set-ups). "process" is started by ``python -m app serve`` (app/__main__.py).
+        local = None
+        if get_settings().local_worker_mode == "thread":
+            local = LocalWorkerThread(get_settings())
+            local.start()
         try:
             yield
         finally:
+            if local is not None:
+                await asyncio.to_thread(local.stop)
             await tasks.stop()
 
     app = AbriApp(

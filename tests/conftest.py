@@ -19,6 +19,11 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+# The in-process app runs queued runs in a worker thread of its own (LOCAL_WORKER=thread):
+# the tests' monkeypatched engines and hooks apply to it. Tests that start real worker
+# processes say so in their subprocess's environment.
+os.environ["LOCAL_WORKER"] = "thread"
+
 _BASE_URL = os.environ.get("ABRI_TEST_DATABASE_URL", "").strip()
 IS_POSTGRES = _BASE_URL.startswith(("postgresql", "postgres"))
 # The production roles (deploy/postgres-roles.sql, also run by .ci/run): migrations run as

@@ -1,9 +1,9 @@
-"""The background loop of each worker: hold expiry, abandoned runs, optional periodic runs.
+"""The background loop of each web process: hold expiry, runs left behind, periodic runs.
 
-Every worker runs it; they do not pile up: expiry takes row locks and skips rows another
-worker is on, and a periodic run needs its territory's lease (``allocation_lock``), so
-across workers and replicas at most one run per territory happens at a time and the others
-simply skip.
+Every web process runs it; they do not pile up: expiry takes row locks and skips rows
+another process is on, and a periodic run is only queued (``app.allocations.queue``; the
+solver workers run it): a territory has at most one run queued or running, so across
+processes and replicas the others' enqueues are simply refused and skipped.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import time
 import structlog
 from sqlalchemy import select
 
-from app.allocations import service
+from app.allocations import queue, service
 from app.core.config import Settings
 from app.core.db import get_sessionmaker
 from app.placements.service import expire_holds
@@ -39,8 +39,8 @@ def purge_once(settings: Settings) -> int:
 
 
 def periodic_run_once(settings: Settings, territory_id: str | None = None) -> str | None:
-    """A scheduled run of each territory (or of ``territory_id``) where something changed
-    since its last one; the last run id, or None."""
+    """Queue a scheduled run of each territory (or of ``territory_id``) where something
+    changed since its last one; the last queued run's id, or None."""
     if territory_id is None:
         with get_sessionmaker()() as session:
             territories = list(session.scalars(select(Territory.id).order_by(Territory.code)))
@@ -51,11 +51,9 @@ def periodic_run_once(settings: Settings, territory_id: str | None = None) -> st
         if not service.something_changed(settings, tid):
             continue
         try:
-            last = service.run_allocation(settings, None, trigger="schedule", territory_id=tid)
-        except service.LeaseTakenError:
-            continue  # another worker is running this territory's right now
-        except service.RunFailedError as exc:
-            log.warning("scheduled_allocation_failed", run_id=exc.run_id)
+            last = queue.enqueue(settings, None, "schedule", tid)
+        except queue.RunActiveError:
+            continue  # one is queued or running already (another process queued it)
     return last
 
 
@@ -83,8 +81,9 @@ async def background_loop(settings: Settings, stop: asyncio.Event) -> None:
                 expired = await asyncio.to_thread(expire_once)
                 if expired:
                     log.info("holds_expired", count=expired)
-                # Runs a dead worker or a lost database left "running": failed, with why.
-                recovered = await asyncio.to_thread(service.recover_runs)
+                # Runs a dead worker left "running": re-queued or failed, with why; runs
+                # queued too long: failed.
+                recovered = await asyncio.to_thread(queue.recover, settings)
                 if recovered:
                     log.warning("abandoned_runs_failed", count=recovered)
             if now - last_purge >= RETENTION_CHECK_S:
@@ -96,9 +95,7 @@ async def background_loop(settings: Settings, stop: asyncio.Event) -> None:
                 last_run = now
                 run_id = await asyncio.to_thread(periodic_run_once, settings)
                 if run_id:
-                    log.info("scheduled_allocation", run_id=run_id)
-        except service.RunFailedError as exc:
-            log.warning("scheduled_allocation_failed", run_id=exc.run_id)
+                    log.info("scheduled_allocation_queued", run_id=run_id)
         except Exception:  # the loop must survive a database hiccup
             log.exception("background_loop_error")
 
@@ -118,8 +115,8 @@ class BackgroundTasks:
         self._stop.set()
         if self._task is None:
             return
-        # A run in progress finishes (bounded by the engine's limit) rather than being cut
-        # in the middle of its write; wait a little, then give up on it.
+        # A tick in progress (database work only: runs are the workers') finishes; wait a
+        # little, then give up on it.
         try:
             await asyncio.wait_for(asyncio.shield(self._task), timeout=30)
         except TimeoutError:

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from app.allocations import service
-from app.allocations.models import AllocationRun
+from app.allocations import queue, service
+from app.allocations.models import ACTIVE_STATUSES, AllocationRun
 from app.allocations.schemas import (
     Audience,
     OptionOut,
@@ -27,6 +27,7 @@ from app.allocations.schemas import (
 from app.audit.service import record
 from app.auth.dependencies import (
     OperatorDep,
+    Principal,
     ReaderDep,
     TerritoryQuery,
     get_principal,
@@ -61,7 +62,7 @@ def _render(session: Session, run: AllocationRun, audience: Audience) -> tuple[s
     if body is None:
         doc = service.run_document(session, run, audience)
         body = _RUN_MODELS[audience].model_validate(doc).model_dump_json().encode()
-        if run.status != service.RUNNING:
+        if run.status not in ACTIVE_STATUSES:  # an active run's document changes on its own
             _documents.put(key, body)
     return etag, body
 
@@ -84,46 +85,94 @@ def _run_response(etag: str, body: bytes, status: int = 200) -> Response:
     response_model=RunOut,
     summary="Run the engine on every pending request and every free room, now (operator, admin)",
     description=(
-        "Expires overdue holds, plans, and writes one `proposed` placement per household "
-        "placed, each holding its beds until `expires_at` (`HOLD_MINUTES`). Two runs never "
-        "overlap (409 while one is running, whichever worker or replica started it). A "
-        "proposal whose rooms or request changed while the engine was thinking is skipped "
-        "(counted in `stats`) and left for the next run. A failed run answers 503."
+        "Queues a run of the territory for the solver workers and waits for it: expires "
+        "overdue holds, plans, and writes one `proposed` placement per household placed, "
+        "each holding its beds until `expires_at` (`HOLD_MINUTES`). Answers the finished "
+        "run (201), or 503 with its `allocation_id` if it failed or is still not finished "
+        "after the engine's bound + 30 s (GET it later). With `Prefer: respond-async`: 202 "
+        "at once, `Location` of the run, whose `status` is `queued` then `running` until "
+        "it ends. Two runs of a territory never overlap: 409 while one is queued or running "
+        "(whichever worker, replica or schedule started it). A proposal whose rooms or "
+        "request changed while the engine was thinking is skipped (counted in `stats`)."
     ),
-    responses={409: {"description": "An allocation is already running"}, 503: {}},
+    responses={
+        202: {"description": "Queued (`Prefer: respond-async`): the run, `queued`/`running`"},
+        409: {"description": "A run of this territory is already queued or running"},
+        503: {"description": "The run failed, or did not finish in time (`allocation_id`)"},
+    },
 )
-def run_allocation(session: SessionDep, principal: OperatorDep) -> Response:
-    # The run uses its own short transactions; give back this request's connection (and,
-    # on SQLite, its write lock) before the engine starts.
+def run_allocation(session: SessionDep, principal: OperatorDep, request: Request) -> Response:
+    # The run is a job for a worker; give back this request's connection (and, on SQLite,
+    # its write lock) before queueing and waiting.
     territory_id = principal.require_territory()
     session.close()
+    settings = get_settings()
     try:
-        run_id = service.run_allocation(
-            get_settings(), principal, trigger="api", territory_id=territory_id
-        )
-    except service.LeaseTakenError:
+        run_id = queue.enqueue(settings, principal, "api", territory_id)
+    except queue.RunActiveError as exc:
+        where = f"/api/v1/allocations/{exc.run_id}" if exc.run_id else "/api/v1/allocations"
         raise ProblemError(
             409,
-            "An allocation is already running; its result will be at /api/v1/allocations/latest.",
+            f"An allocation is already running (or queued) for this territory: its result "
+            f"will be at {where}.",
+            allocation_id=exc.run_id,
         ) from None
-    except service.RunFailedError as exc:
-        raise ProblemError(503, exc.message, allocation_id=exc.run_id) from None
+    if _prefers_async(request):
+        return _answer_run(session, principal, run_id, 202, {"Preference-Applied": "respond-async"})
+    waited = service.solve_bound_s(settings) + WAIT_MARGIN_S
+    try:
+        status = queue.wait_finished(run_id, waited)
+    except OperationalError:
+        raise ProblemError(
+            503,
+            f"The database went away while run {run_id} was queued or running: "
+            f"GET /api/v1/allocations/{run_id} says what became of it once it is back.",
+            allocation_id=run_id,
+        ) from None
+    if status is None:
+        raise ProblemError(
+            503,
+            f"Run {run_id} has not finished after {waited:.0f} s (no solver worker free, or "
+            f"none running); it stays queued: GET /api/v1/allocations/{run_id}.",
+            allocation_id=run_id,
+        )
+    if status == service.FAILED:
+        error = session.scalar(select(AllocationRun.error).where(AllocationRun.id == run_id))
+        raise ProblemError(503, service.client_message(run_id, error), allocation_id=run_id)
+    return _answer_run(session, principal, run_id, 201, {})
+
+
+# A synchronous POST waits for its run this much longer than the engine's own bound: the
+# queue, the start, the problem and the write-back.
+WAIT_MARGIN_S = 30.0
+
+
+def _prefers_async(request: Request) -> bool:
+    """RFC 7240: ``Prefer: respond-async`` (any case, among other preferences)."""
+    prefs = ",".join(request.headers.getlist("prefer")).lower()
+    return any(p.split(";")[0].strip() == "respond-async" for p in prefs.split(","))
+
+
+def _answer_run(
+    session: Session, principal: Principal, run_id: str, status: int, headers: dict[str, str]
+) -> Response:
     try:
         run = session.get(AllocationRun, run_id)
         if run is None:  # pragma: no cover - just committed
             raise not_found("allocation")
         etag, body = _render(session, run, audience_of(principal))
     except OperationalError:
-        # Committed, but the database went away before the answer was read back: the
-        # generic 503 would say "nothing was changed".
+        # Queued or finished, but the database went away before the answer was read back:
+        # the generic 503 would say "nothing was changed".
         raise ProblemError(
             503,
-            f"Run {run_id} finished and its proposals were written, but the database went "
-            f"away before they could be read back: GET /api/v1/allocations/{run_id}.",
+            f"Run {run_id} was queued, but the database went away before it could be read "
+            f"back: GET /api/v1/allocations/{run_id}.",
             allocation_id=run_id,
         ) from None
-    response = _run_response(etag, body, 201)
+    response = _run_response(etag, body, status)
     response.headers["Location"] = f"/api/v1/allocations/{run_id}"
+    response.headers.update(headers)
     return response
 
 

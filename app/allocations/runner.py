@@ -109,6 +109,10 @@ def _load(target: str) -> Callable[[allocation.Problem], allocation.Plan]:
 def _child_main(conn: Connection, parent_pid: int) -> None:
     """Answer jobs ``(target, problem JSON)`` with ``("ok", plan JSON)`` or ``("error", …)``."""
     _die_with_parent(parent_pid)
+    # Ctrl-C or a SIGTERM to the process group is for the worker, which finishes its run
+    # and then stops this process; dying here would fail the run it is finishing.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         conn.send(("ready", os.getpid()))
         while True:
@@ -251,6 +255,15 @@ class EngineRunner:
         child.conn.close()
         with self._lock:
             self._live.discard(child)
+
+    def warm(self) -> None:
+        """Start the engine's process now if none is idle (a worker does at start-up), so
+        that the first run does not pay the interpreter and OR-Tools import."""
+        with self._lock:
+            if self._closed or self._idle:
+                return
+        child = self._start()
+        self._give_back(child)
 
     @property
     def closed(self) -> bool:

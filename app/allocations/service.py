@@ -1,22 +1,24 @@
 """Allocation runs: the lease, the run itself, and reading runs back.
 
-A run is several short transactions, never one long one, so the database is not blocked
-while the engine thinks:
+A run is a job (``app.allocations.queue``): enqueued as ``queued``, claimed by a worker
+process (``app.allocations.worker``) together with its territory's lease. The worker then
+runs it here as several short transactions, never one long one, so the database is not
+blocked while the engine thinks:
 
-1. take the territory's lease (one atomic conditional UPDATE on its ``allocation_lock``
-   row), short-lived and renewed every few seconds by a heartbeat thread while the run
-   works; runs of different territories hold different rows and go in parallel;
-2. fail the runs a dead holder left ``running``, expire overdue holds and create the run
-   (``running``): committed;
+1. the lease (one ``allocation_lock`` row per territory, taken at the claim), short-lived
+   and renewed every few seconds by a heartbeat thread while the run works; runs of
+   different territories hold different rows and go in parallel;
+2. expire overdue holds and record the start: committed;
 3. build the problem (read only) and solve it in the engine's own process
    (``app.allocations.runner``), killed at its bound;
 4. in ONE transaction: check the lease is still ours (and keep it locked), lock the requests
    and rooms concerned, re-check that every proposal is still possible (anything that
    changed meanwhile is skipped, never double-booked), write the placements and the run's
-   results;
-5. release the lease. Any failure marks the run ``failed`` with its reason and releases the
-   lease; if the database is away, the worker marks it once it is back, or the next holder
-   of the lease does.
+   results, release the lease: one commit.
+5. Any failure marks the run ``failed`` with its reason and releases the lease in one
+   transaction; if the database is away, the worker marks it once it is back. A worker that
+   dies leaves its run ``running`` under a lease that lapses: the queue's recovery re-queues
+   or fails it.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from sqlalchemy.orm import Session
 import allocation
 from allocation.rules import keep_apart_ok
 from app.allocations import runner
-from app.allocations.models import AllocationLock, AllocationRun
+from app.allocations.models import ACTIVE_STATUSES, AllocationLock, AllocationRun
 from app.allocations.problem import BuiltProblem, build_problem, live_placement_shelters
 from app.allocations.schemas import Audience, unplaced_reason
 from app.audit.service import record
@@ -60,6 +62,7 @@ from app.shelters.service import exact_km
 
 log = structlog.get_logger(__name__)
 
+QUEUED = "queued"
 RUNNING = "running"
 FAILED = "failed"
 
@@ -68,10 +71,6 @@ FAILED = "failed"
 # before (a few missed beats, e.g. a slow database, do not lose it).
 LEASE_TTL_S = 30.0
 HEARTBEAT_S = 5.0
-
-
-class LeaseTakenError(Exception):
-    """Another run holds the lease."""
 
 
 class LeaseLostError(Exception):
@@ -103,7 +102,7 @@ def new_holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _insert_lock_row(session: Session, territory_id: str) -> None:
+def insert_lock_row(session: Session, territory_id: str) -> None:
     """Create the territory's lease row if missing; a concurrent creator is not an error."""
     dialect = session.get_bind().dialect.name
     ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(AllocationLock)
@@ -119,6 +118,25 @@ def acquire_lease(
 ) -> bool:
     """Take the territory's run lease with one atomic conditional UPDATE (race-safe across
     processes)."""
+    with get_sessionmaker()() as session, session.begin():
+        if take_lease_stmt(session, holder, territory_id, ttl, now):
+            return True
+        row = select(AllocationLock.id).where(AllocationLock.territory_id == territory_id)
+        if session.scalar(row) is not None:
+            return False
+        insert_lock_row(session, territory_id)
+        return take_lease_stmt(session, holder, territory_id, ttl, now)
+
+
+def take_lease_stmt(
+    session: Session,
+    holder: str,
+    territory_id: str,
+    ttl: timedelta | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """The conditional UPDATE that takes a free or lapsed lease, in the caller's
+    transaction (the queue's claim takes it with the run it claims)."""
     now = now or utcnow()
     stmt = (
         update(AllocationLock)
@@ -126,17 +144,10 @@ def acquire_lease(
             AllocationLock.territory_id == territory_id,
             (AllocationLock.locked_until.is_(None)) | (AllocationLock.locked_until < now),
         )
-        .values(holder=holder, locked_until=now + ttl)
+        .values(holder=holder, locked_until=now + (ttl or lease_ttl()))
         .execution_options(synchronize_session=False)
     )
-    with get_sessionmaker()() as session, session.begin():
-        if session.execute(stmt).rowcount == 1:
-            return True
-        row = select(AllocationLock.id).where(AllocationLock.territory_id == territory_id)
-        if session.scalar(row) is not None:
-            return False
-        _insert_lock_row(session, territory_id)
-        return session.execute(stmt).rowcount == 1
+    return bool(session.execute(stmt).rowcount == 1)
 
 
 def renew_lease(holder: str, session: Session | None = None) -> bool:
@@ -157,18 +168,23 @@ def renew_lease(holder: str, session: Session | None = None) -> bool:
         return own.execute(stmt).rowcount == 1
 
 
-def release_lease(holder: str) -> None:
+def release_lease(holder: str, session: Session | None = None) -> None:
+    """Clear the lease if ``holder`` has it (in the caller's transaction, if given: a run's
+    result or failure and the lease's release are one commit)."""
     stmt = (
         update(AllocationLock)
         .where(AllocationLock.holder == holder)
         .values(holder=None, locked_until=None)
         .execution_options(synchronize_session=False)
     )
-    with get_sessionmaker()() as session, session.begin():
+    if session is not None:
         session.execute(stmt)
+        return
+    with get_sessionmaker()() as own, own.begin():
+        own.execute(stmt)
 
 
-def _release_quietly(holder: str) -> bool:
+def release_quietly(holder: str) -> bool:
     # The database may be the reason the run failed: the lease then lapses by itself, or is
     # released once the database is back (_settle_when_back).
     try:
@@ -213,18 +229,19 @@ class Heartbeat:
 
 # --- runs left behind ---------------------------------------------------------------------
 
-ABANDONED = (
-    "abandoned: its worker stopped (killed, or lost the database) before the run finished; "
-    "none of its proposals were written"
-)
-
 # Runs this worker could not mark failed (the database was away), with their reason: marked
-# once it is back, by the background loop.
-_unrecorded: dict[str, str] = {}
+# once it is back (this worker's settle thread, the recovery sweep).
+_unrecorded: dict[str, tuple[str, str | None]] = {}
 _unrecorded_lock = threading.Lock()
 
 
-def _fail_run(session: Session, run: AllocationRun, reason: str, actor: Principal | None) -> None:
+def unrecorded_reason(run_id: str) -> str | None:
+    with _unrecorded_lock:
+        found = _unrecorded.get(run_id)
+        return found[0] if found else None
+
+
+def fail_run(session: Session, run: AllocationRun, reason: str, actor: Principal | None) -> None:
     run.status = FAILED
     run.finished_at = utcnow()
     run.error = reason[:1000]
@@ -240,34 +257,17 @@ def _fail_run(session: Session, run: AllocationRun, reason: str, actor: Principa
     )
 
 
-def fail_abandoned_runs(session: Session, territory_id: str) -> int:
-    """Under the territory's lease, every run of it still ``running`` was left by a holder
-    that is gone."""
-    runs = session.scalars(
-        select(AllocationRun)
-        .where(AllocationRun.status == RUNNING, AllocationRun.territory_id == territory_id)
-        .order_by(AllocationRun.id)
-        .with_for_update()
-    ).all()
-    for run in runs:
-        _fail_run(session, run, _unrecorded.get(run.id, ABANDONED), None)
-        log.warning("allocation_abandoned", run_id=run.id, started_at=str(run.started_at))
-    if runs:
-        forget_latest()
-    return len(runs)
-
-
 # While the database is away, a failed run's worker retries this often, for this long.
 SETTLE_EVERY_S = 1.0
 SETTLE_FOR_S = 600.0
 
 
-def _mark_unrecorded() -> bool:
+def mark_unrecorded() -> bool:
     """Mark failed the runs this worker could not; True when none is left."""
     with _unrecorded_lock:
         pending = dict(_unrecorded)
-    for run_id, reason in pending.items():
-        if _mark_failed(run_id, None, reason):
+    for run_id, (reason, holder) in pending.items():
+        if _mark_failed(run_id, holder, reason):
             with _unrecorded_lock:
                 _unrecorded.pop(run_id, None)
     with _unrecorded_lock:
@@ -284,42 +284,14 @@ def _settle_when_back(holder: str | None) -> None:
         deadline = time.monotonic() + SETTLE_FOR_S
         while time.monotonic() < deadline:
             time.sleep(SETTLE_EVERY_S)
-            marked = _mark_unrecorded()
+            marked = mark_unrecorded()
             if marked and not released and holder is not None:
-                released = _release_quietly(holder)
+                released = release_quietly(holder)
             if marked and released:
                 log.info("allocation_failure_settled", holder=holder)
                 return
 
     threading.Thread(target=settle, name="abri-settle", daemon=True).start()
-
-
-def recover_runs() -> int:
-    """Mark failed what this worker could not, and the runs a dead holder left ``running``.
-
-    Cheap when there is nothing (one indexed query); called at start-up and by the background
-    loop (a failed run's own worker retries every second meanwhile: _settle_when_back)."""
-    _mark_unrecorded()
-    with get_sessionmaker()() as s:
-        territories = list(
-            s.scalars(
-                select(AllocationRun.territory_id)
-                .where(AllocationRun.status == RUNNING)
-                .distinct()
-                .order_by(AllocationRun.territory_id)
-            )
-        )
-    failed = 0
-    for territory_id in territories:
-        holder = new_holder()
-        if not acquire_lease(holder, lease_ttl(), territory_id=territory_id):
-            continue  # a live run holds it: it failed the abandoned ones when it started
-        try:
-            with get_sessionmaker()() as s, s.begin():
-                failed += fail_abandoned_runs(s, territory_id)
-        finally:
-            _release_quietly(holder)
-    return failed
 
 
 # --- the run --------------------------------------------------------------------------------
@@ -361,7 +333,7 @@ def _write_plan(
     built: BuiltProblem,
     plan: allocation.Plan,
     settings: Settings,
-    actor: Principal | None,
+    triggered_by: str | None,
 ) -> WriteResult:
     """Proposals and unplaced reasons, in the caller's transaction, with rows locked."""
     now = utcnow()
@@ -439,7 +411,7 @@ def _write_plan(
             a.km,
             expires_at,
             source="allocation",
-            created_by=actor.name if actor else "abri",
+            created_by=triggered_by or "abri",
             allocation_id=run.id,
             created_at=now,
         )
@@ -448,7 +420,7 @@ def _write_plan(
         result.proposals += 1
         record(
             session,
-            actor,
+            None,  # the worker, on behalf of triggered_by
             "placement.created",
             "placement",
             placement.id,
@@ -489,64 +461,47 @@ def _write_plan(
     return result
 
 
-def _start_run(
-    s: Session, actor: Principal | None, trigger: str, territory_id: str
-) -> tuple[str, int]:
-    """Expire overdue holds, fail what a dead holder left behind, create the run.
+def _start_run(s: Session, run_id: str, holder: str) -> tuple[AllocationRun, int]:
+    """Expire overdue holds and record the start of a claimed run.
 
     Holds first: their requests and rooms come before runs in the writers' lock order."""
     expired = expire_holds(s)
-    abandoned = fail_abandoned_runs(s, territory_id)
-    run = AllocationRun(
-        territory_id=territory_id,
-        status=RUNNING,
-        trigger=trigger,
-        triggered_by=actor.name if actor else "abri",
-        unplaced=[],
-    )
-    s.add(run)
-    s.flush()
+    run = lock_run(s, run_id)
+    if run is None or run.status != RUNNING or run.claimed_by != holder:
+        raise LeaseLostError  # re-queued or failed meanwhile: not this worker's any more
+    wait = (run.started_at - (run.queued_at or run.started_at)).total_seconds()
     record(
         s,
-        actor,
+        None,
         "allocation.started",
         "allocation_run",
         run.id,
-        {"trigger": trigger, "expired_holds": expired, "abandoned_runs": abandoned},
-        territory_id=territory_id,
+        {
+            "trigger": run.trigger,
+            "expired_holds": expired,
+            "attempt": run.attempts,
+            "queue_wait_s": round(wait, 3),
+        },
+        territory_id=run.territory_id,
     )
-    return run.id, expired
+    return run, expired
 
 
-def run_allocation(
-    settings: Settings,
-    actor: Principal | None = None,
-    trigger: str = "api",
-    *,
-    territory_id: str | None = None,
-) -> str:
-    """One run of one territory (``territory_id``, else the actor's), start to finish;
-    returns the run id.
+def execute_run(settings: Settings, run_id: str, territory_id: str, holder: str) -> str:
+    """Run a claimed run (``app.allocations.queue.claim``: it is ``running``, claimed by
+    ``holder``, which holds the territory's lease) start to finish; returns its id.
 
-    Raises ``LeaseTakenError`` (another run of that territory holds its lease) or
-    ``RunFailedError``; a database error before the run row is committed propagates as is
-    (nothing was changed).
+    Raises ``RunFailedError`` once the run is marked failed (or will be, once the database
+    is back). Only a worker calls this: web processes never run the engine.
     """
-    if territory_id is None:
-        if actor is None:
-            raise ValueError("a run without an actor names its territory")
-        territory_id = actor.require_territory()
-    holder = new_holder()
-    if not acquire_lease(holder, lease_ttl(), territory_id=territory_id):
-        raise LeaseTakenError
-    run_id: str | None = None
     phase = "start"
     try:
         with Heartbeat(holder) as heartbeat:
             t0 = time.perf_counter()
             with get_sessionmaker()() as s:
                 s.begin()
-                run_id, expired = _start_run(s, actor, trigger, territory_id)
+                run, expired = _start_run(s, run_id, holder)
+                triggered_by, wait = run.triggered_by, _queue_wait(run)
                 phase = "start commit"
                 s.commit()
             phase = "build"
@@ -565,40 +520,45 @@ def run_allocation(
                 if not renew_lease(holder, s):
                     raise LeaseLostError
                 run = s.get(AllocationRun, run_id, with_for_update=True)
-                assert run is not None
-                written = _write_plan(s, run, built, plan, settings, actor)
+                if run is None or run.status != RUNNING or run.claimed_by != holder:
+                    raise LeaseLostError
+                written = _write_plan(s, run, built, plan, settings, triggered_by)
                 s.flush()  # the placements' INSERTs, inside the timed write
                 timings = {
+                    "queue_wait": wait,
                     "start": round(t_build - t0, 4),
                     "build": round(t_solve - t_build, 4),
                     "solve": round(t_write - t_solve, 4),
                     "write": round(time.perf_counter() - t_write, 4),
                 }
-                _finish_run(s, run, built, plan, written, expired, timings, actor)
+                _finish_run(s, run, built, plan, written, expired, timings)
+                release_lease(holder, s)  # the result and the release: one commit
                 phase = "write commit"
                 s.commit()
     except Exception as exc:
-        if run_id is None:
-            raise  # nothing was committed: the caller's usual handling holds
         detail = getattr(exc, "detail", None)
         log.exception("allocation_failed", run_id=run_id, phase=phase, detail=detail)
         reason = _failure_reason(exc, phase)
-        if not _mark_failed(run_id, actor, reason):
+        if not _mark_failed(run_id, holder, reason):
             with _unrecorded_lock:
-                _unrecorded[run_id] = reason
-        raise RunFailedError(run_id, _client_message(run_id, exc, phase)) from exc
+                _unrecorded[run_id] = (reason, holder)
+        raise RunFailedError(run_id, client_message(run_id, reason)) from exc
     finally:
-        released = _release_quietly(holder)
+        released = release_quietly(holder)
         with _unrecorded_lock:
             unmarked = run_id in _unrecorded
         if unmarked or not released:
             _settle_when_back(None if released else holder)
-    assert run_id is not None
     forget_latest()
     if settings.allocation_interval_s > 0:
         _store_after_fingerprint(settings, run_id, territory_id)
     log.info("allocation_finished", run_id=run_id, status=plan.status, **written.__dict__)
     return run_id
+
+
+def _queue_wait(run: AllocationRun) -> float:
+    """Seconds between entering the queue (last time) and a worker starting it."""
+    return round((run.started_at - (run.queued_at or run.started_at)).total_seconds(), 4)
 
 
 def _finish_run(
@@ -609,7 +569,6 @@ def _finish_run(
     written: WriteResult,
     expired: int,
     timings: dict[str, float],
-    actor: Principal | None,
 ) -> None:
     run.status = plan.status
     run.version += 1
@@ -635,7 +594,7 @@ def _finish_run(
     }
     record(
         s,
-        actor,
+        None,
         "allocation.finished",
         "allocation_run",
         run.id,
@@ -666,42 +625,36 @@ def _failure_reason(exc: Exception, phase: str) -> str:
     return f"error: {type(exc).__name__} during the {phase}; see the server log"
 
 
-def _client_message(run_id: str, exc: Exception, phase: str) -> str:
-    """The 503's detail. Never "nothing was changed": the run row exists (as ``failed``, or
-    ``running`` until the database is back and it is marked)."""
-    if phase == "start commit" and isinstance(exc, OperationalError):
-        return (
-            f"The database went away while run {run_id} was starting: it may have expired "
-            "overdue holds; no proposal was made. Try again once the database is back."
-        )
-    if phase == "write commit" and isinstance(exc, OperationalError):
-        return (
-            f"The database went away while run {run_id} was committing: its proposals may or "
-            f"may not have been written. GET /api/v1/allocations/{run_id} says which once the "
-            "database is back (optimal or feasible: written; failed: not)."
-        )
-    if isinstance(exc, runner.EngineTimeoutError):
-        head = f"The allocation engine took too long ({exc}) and was stopped"
-    elif isinstance(exc, OperationalError):
-        head = "The database went away during the allocation"
+def client_message(run_id: str, reason: str | None) -> str:
+    """The 503's detail for a failed run, from the reason its row records. Never "nothing
+    was changed": the run row exists."""
+    reason = reason or "the run failed"
+    if reason.startswith("timeout"):
+        head = f"The allocation engine took too long ({reason.removeprefix('timeout: ')})"
+    elif reason.startswith("database"):
+        head = f"The database went away during the allocation ({reason})"
     else:
-        head = "The allocation failed"
+        head = f"The allocation failed ({reason})"
     return (
         f"{head}; run {run_id} is marked failed and none of its proposals were written. "
         "It has been logged; try again."
     )
 
 
-def _mark_failed(run_id: str, actor: Principal | None, reason: str) -> bool:
-    """Mark the run failed if it is still ``running``; False if the database is away.
+def _mark_failed(run_id: str, holder: str | None, reason: str) -> bool:
+    """Mark the run failed if it is still ``running`` under ``holder``, and release that
+    holder's lease, in one transaction; False if the database is away.
 
     Conditional: a run whose commit did go through (the connection dropped on the way back)
-    keeps its result."""
+    keeps its result, and one the recovery re-queued to another worker is not touched."""
     try:
         with get_sessionmaker()() as s, s.begin():
             run = s.get(AllocationRun, run_id, with_for_update=True)
-            if run is not None and run.status == RUNNING:
-                _fail_run(s, run, reason, actor)
+            mine = holder is None or (run is not None and run.claimed_by == holder)
+            if run is not None and run.status == RUNNING and mine:
+                fail_run(s, run, reason, None)
+            if holder is not None:
+                release_lease(holder, s)
         forget_latest()
         return True
     except Exception:
@@ -730,7 +683,7 @@ def something_changed(settings: Settings, territory_id: str) -> bool:
         last = s.execute(
             select(AllocationRun.input_fingerprint, AllocationRun.stats)
             .where(
-                AllocationRun.status.notin_([RUNNING, FAILED]),
+                AllocationRun.status.notin_([*ACTIVE_STATUSES, FAILED]),
                 AllocationRun.territory_id == territory_id,
             )
             .order_by(AllocationRun.started_at.desc(), AllocationRun.id.desc())
@@ -752,7 +705,10 @@ def latest_version(session: Session, territory_id: str) -> tuple[str, int] | Non
     polling."""
     row = session.execute(
         select(AllocationRun.id, AllocationRun.version)
-        .where(AllocationRun.status != RUNNING, AllocationRun.territory_id == territory_id)
+        .where(
+            AllocationRun.status.notin_(ACTIVE_STATUSES),
+            AllocationRun.territory_id == territory_id,
+        )
         .order_by(AllocationRun.started_at.desc(), AllocationRun.id.desc())
         .limit(1)
     ).first()

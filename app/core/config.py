@@ -25,6 +25,18 @@ class Settings(BaseSettings):
     # engine budgets work units, still capped by ALLOCATION_TIME_LIMIT_S on the wall clock
     # (its stats say when the clock cut a stage). false: the limit is wall-clock only.
     allocation_deterministic: bool = True
+    # Runs are jobs executed by worker processes (``python -m app worker``, README,
+    # "Workers"). A run whose worker died is retried until it has been tried this often,
+    # then ends failed; a run no worker took within ALLOCATION_QUEUE_TIMEOUT_S ends failed.
+    allocation_max_attempts: Annotated[int, Field(ge=1, le=10)] = 2
+    allocation_queue_timeout_s: Annotated[float, Field(gt=0, le=24 * 3600)] = 600.0
+    # The worker the web process starts itself: "process" (a ``python -m app worker``
+    # child of ``serve``/``demo``), "thread" (inside each web process), "off" (run your
+    # own workers), "auto": process on SQLite, off on PostgreSQL.
+    local_worker: Literal["auto", "process", "thread", "off"] = "auto"
+    # How often an idle worker looks at the queue when no notification came (PostgreSQL's
+    # LISTEN/NOTIFY wakes it at once; SQLite has only this).
+    worker_poll_s: Annotated[float, Field(gt=0, le=60)] = 0.5
     # 0 disables the periodic re-planning loop.
     allocation_interval_s: Annotated[float, Field(ge=0)] = 0.0
     # How often each worker expires overdue holds (a run also does it first); 0 disables.
@@ -95,6 +107,14 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def local_worker_mode(self) -> Literal["process", "thread", "off"]:
+        """What ``auto`` means here: a local worker process on SQLite (the two-command
+        demo), none on PostgreSQL (production runs ``python -m app worker`` processes)."""
+        if self.local_worker == "auto":
+            return "process" if self.is_sqlite else "off"
+        return self.local_worker
 
 
 @lru_cache

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from app.allocations import runner, service
+from app.allocations import queue, runner
 from app.allocations.models import AllocationRun
+from app.allocations.worker import Worker
 from app.core.config import get_settings
 from app.core.db import get_sessionmaker
 from app.placements.models import ACTIVE_STATUSES, Placement, PlacementRoom
@@ -38,26 +39,23 @@ def _territory_id(code: str) -> str:
 
 
 def _both_at_once(codes: list[str]) -> dict[str, str]:
-    """One run per territory, each in its own thread as two solver workers would; their ids."""
-    ids: dict[str, str] = {}
-    errors: list[BaseException] = []
-    start = threading.Barrier(len(codes))
-
-    def run(code: str) -> None:
-        try:
-            start.wait()
-            ids[code] = service.run_allocation(
-                get_settings(), None, trigger="api", territory_id=_territory_id(code)
-            )
-        except BaseException as exc:  # reported below, in the test's thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(c,)) for c in codes]
+    """One run per territory, queued together and run by two worker threads (and the test
+    app's own local worker, which may take one): each worker runs one run at a time, so
+    the two are on two workers at once. Their ids once both are over."""
+    settings = get_settings()
+    workers = [Worker(settings) for _ in range(2)]
+    threads = [threading.Thread(target=w.serve, daemon=True) for w in workers]
     for t in threads:
         t.start()
-    for t in threads:
-        t.join(120)
-    assert not errors, errors
+    try:
+        ids = {code: queue.enqueue(settings, None, "api", _territory_id(code)) for code in codes}
+        for run_id in ids.values():
+            assert queue.wait_finished(run_id, 120) is not None, run_id
+    finally:
+        for w in workers:
+            w.stop.set()
+        for t in threads:
+            t.join(60)
     return ids
 
 

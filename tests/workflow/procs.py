@@ -1,9 +1,19 @@
-"""Processes seen through /proc: which engine processes a process has, and whether one lives."""
+"""Processes seen through /proc (which engine processes a process has, whether one lives),
+and ``python -m app`` subprocesses for the tests that need real ones."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def _stat(pid: int) -> tuple[str, int] | None:
@@ -38,4 +48,62 @@ def engine_children(parent: int | None = None) -> list[int]:
             continue
         if b"spawn_main" in cmdline:
             found.append(int(entry.name))
+    return sorted(found)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_app(args: list[str], database_url: str, log: Path, **env: str) -> subprocess.Popen[bytes]:
+    """``python -m app <args>`` on ``database_url``, in its own process group, its output in
+    ``log``; ``env`` adds settings (ALLOCATION_TIME_LIMIT_S="5", …)."""
+    full = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "ALLOCATION_INTERVAL_S": "0",
+        "LOG_LEVEL": "INFO",
+        "LOCAL_WORKER": "off",
+        **env,
+    }
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "app", *args],
+            cwd=ROOT,
+            env=full,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, wait_s: float = 60) -> int:
+    """Signal the process group, wait; SIGKILL it if it does not end. Its exit code."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+    try:
+        return proc.wait(wait_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        raise
+
+
+def wait_for(what: Callable[[], T | None], seconds: float, poll_s: float = 0.2) -> T | None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = what()
+        if found:
+            return found
+        time.sleep(poll_s)
+    return None
+
+
+def children(parent: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            st = _stat(int(entry.name))
+            if st is not None and st[1] == parent and alive(int(entry.name)):
+                found.append(int(entry.name))
     return sorted(found)

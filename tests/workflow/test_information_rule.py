@@ -227,8 +227,7 @@ def _replay(
     with get_sessionmaker()() as s:
         _build_night(s, position)
     tokens = {
-        role: make_token(role, name=f"info {role}")
-        for role in ("operator", "viewer", "admin")
+        role: make_token(role, name=f"info {role}") for role in ("operator", "viewer", "admin")
     }
     tokens["other_shelter"] = make_token("shelter", shelter_id="shl_east", name="info east")
     tokens["own_staff"] = make_token("shelter", shelter_id="shl_conf", name="info iris")

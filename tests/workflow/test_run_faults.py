@@ -1,6 +1,7 @@
 """A run's faults: the engine overruns or dies, the lease lapses or is lost, a holder dies,
-the database goes away. Each ends with the run ``failed`` (with why), nothing of the engine
-left running, nothing written that should not be, and the next run possible."""
+the database goes away. Each ends with the run ``failed`` (with why) or, when its worker
+died, re-queued while it has attempts left; nothing of the engine left running, nothing
+written that should not be, and the next run possible."""
 
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ import pytest
 from sqlalchemy import create_engine, select, text, update
 from sqlalchemy.engine import make_url
 
-from app.allocations import service
+from app.allocations import queue, service
 from app.allocations.models import AllocationLock, AllocationRun
-from app.allocations.service import ABANDONED, acquire_lease, release_lease
+from app.allocations.service import acquire_lease, release_lease
 from app.core.config import get_settings
 from app.core.db import get_engine, get_sessionmaker, utcnow
 from app.placements.models import Placement
@@ -230,9 +231,17 @@ def test_the_write_checks_the_lease_is_still_ours(client, session, auth, monkeyp
 # --- runs left behind -----------------------------------------------------------------------
 
 
-def _abandoned_run(session, lease_lapsed: bool = True) -> str:
-    run = AllocationRun(territory_id="ter_59", status="running", trigger="api", unplaced=[])
-    run.started_at = utcnow() - timedelta(minutes=10)
+def _abandoned_run(session, lease_lapsed: bool = True, attempts: int = 1) -> str:
+    """A run claimed by a worker that died (its lease lapsed) or still lives."""
+    run = AllocationRun(
+        territory_id="ter_59",
+        status="running",
+        trigger="api",
+        unplaced=[],
+        attempts=attempts,
+        claimed_by="dead worker",
+    )
+    run.started_at = run.queued_at = utcnow() - timedelta(minutes=10)
     session.add(run)
     session.commit()
     when = utcnow() - timedelta(hours=1) if lease_lapsed else utcnow()
@@ -242,15 +251,36 @@ def _abandoned_run(session, lease_lapsed: bool = True) -> str:
     return run.id
 
 
-def test_a_run_left_running_is_failed_by_the_next_run(client, session, auth) -> None:
+def _wait_over(run_id: str) -> AllocationRun:
+    deadline = time.monotonic() + 60
+    while _run(run_id).status in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return _run(run_id)
+
+
+def test_a_dead_workers_run_is_retried_by_another(client, session, auth) -> None:
     _small_night(session)
-    old = _abandoned_run(session)
+    old = _abandoned_run(session, attempts=1)
+    # The desk's next POST finds the territory's run left behind: re-queued, not refused
+    # for good; this worker (the test's local one) runs it.
     r = client.post("/api/v1/allocations", headers=auth("operator"))
-    assert r.status_code == 201
-    run = _run(old)
-    assert run.status == "failed" and run.error == ABANDONED and run.finished_at
+    assert r.status_code == 409 and r.json()["allocation_id"] == old
+    run = _wait_over(old)
+    assert run.status == "optimal" and run.attempts == 2
+    assert run.claimed_by != "dead worker" and _placements_of(old) == 2
     listed = client.get("/api/v1/allocations?status=running", headers=auth("viewer")).json()
     assert listed["total"] == 0
+
+
+def test_a_run_out_of_attempts_is_failed_with_why(client, session, auth) -> None:
+    _small_night(session)
+    old = _abandoned_run(session, attempts=get_settings().allocation_max_attempts)
+    r = client.post("/api/v1/allocations", headers=auth("operator"))
+    assert r.status_code == 201, r.text  # the dead one failed first, then a new one ran
+    run = _run(old)
+    assert run.status == "failed" and run.finished_at
+    assert run.error.startswith(queue.DEAD_WORKER) and "tried 2 time(s)" in run.error
+    assert _placements_of(old) == 0
 
 
 def test_a_run_left_running_is_failed_at_start_up(session) -> None:
@@ -258,10 +288,20 @@ def test_a_run_left_running_is_failed_at_start_up(session) -> None:
 
     from app.main import create_app
 
-    old = _abandoned_run(session)
+    old = _abandoned_run(session, attempts=2)
     with TestClient(create_app()):
         pass
     assert _run(old).status == "failed"
+
+
+def test_a_run_queued_too_long_is_failed(session, monkeypatch) -> None:
+    monkeypatch.setattr(get_settings(), "allocation_queue_timeout_s", 60.0)
+    run_id = queue.enqueue(get_settings(), None, "api", DEFAULT_TERRITORY_ID)
+    with get_sessionmaker()() as s, s.begin():
+        s.get(AllocationRun, run_id).queued_at = utcnow() - timedelta(seconds=61)
+    assert queue.recover(get_settings()) == 1
+    run = _run(run_id)
+    assert run.status == "failed" and run.error.startswith("not started: no worker took it")
 
 
 def test_a_live_lease_keeps_its_run(session) -> None:
@@ -273,7 +313,7 @@ def test_a_live_lease_keeps_its_run(session) -> None:
     try:
         with TestClient(create_app()):
             pass
-        assert service.recover_runs() == 0
+        assert queue.recover(get_settings()) == 0
         assert _run(running).status == "running"
     finally:
         release_lease("dead worker")
@@ -322,7 +362,7 @@ def test_database_lost_during_the_write(
     body = r.json()
     run_id = body["allocation_id"]
     assert "nothing was changed" not in body["detail"]
-    assert run_id in body["detail"] and "none of its proposals were written" in body["detail"]
+    assert run_id in body["detail"] and f"GET /api/v1/allocations/{run_id}" in body["detail"]
     get_engine().dispose()  # the test's own pooled connections were dropped too
     # Back: the run's worker marks it, with why, and releases the lease it could not.
     deadline = time.monotonic() + 20

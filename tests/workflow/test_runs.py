@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -170,19 +171,41 @@ def test_keep_apart_both_waiting(client, session, auth) -> None:
     assert check_live_placements() == []
 
 
-def test_lease_refuses_a_second_run(client, session, auth) -> None:
+def test_one_run_of_a_territory_at_a_time_and_the_lease_holds_it_back(
+    client, session, auth
+) -> None:
+    """A run waits in the queue while another holds the territory's lease; meanwhile a
+    second run is refused (409); once the lease is free the queued run is done."""
     make_shelter(session)
     make_request(session)
     session.commit()
+    operator = auth("operator")
     assert acquire_lease("another worker", timedelta(minutes=5), territory_id=DEFAULT_TERRITORY_ID)
     try:
-        r = client.post("/api/v1/allocations", headers=auth("operator"))
-        assert r.status_code == 409
-        assert r.headers["content-type"].startswith("application/problem+json")
-        assert "already running" in r.json()["detail"]
+        r = client.post("/api/v1/allocations", headers={**operator, "Prefer": "respond-async"})
+        assert r.status_code == 202, r.text
+        run_id = r.json()["id"]
+        again = client.post("/api/v1/allocations", headers=operator)
+        assert again.status_code == 409
+        assert again.headers["content-type"].startswith("application/problem+json")
+        assert "already running" in again.json()["detail"]
+        assert again.json()["allocation_id"] == run_id
+        time.sleep(1.5)  # several looks by the worker: it may not start it
+        assert client.get(r.headers["Location"], headers=operator).json()["status"] == "queued"
     finally:
         release_lease("another worker")
-    assert client.post("/api/v1/allocations", headers=auth("operator")).status_code == 201
+    assert _wait_done(client, r.headers["Location"], operator)["status"] == "optimal"
+    assert client.post("/api/v1/allocations", headers=operator).status_code == 201
+
+
+def _wait_done(client, location: str, headers: dict[str, str]) -> dict:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        run = client.get(location, headers=headers).json()
+        if run["status"] not in ("queued", "running"):
+            return run
+        time.sleep(0.1)
+    raise AssertionError(f"{location} still {run['status']}")
 
 
 def test_a_lapsed_lease_is_taken_over(client, session, auth) -> None:
