@@ -29,5 +29,6 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
     CMD python -c "import os,urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ.get(\"PORT\",\"8000\")}/healthz', timeout=4)" || exit 1
 
-# Migrate, then serve; exec so that uvicorn replaces the shell and receives the signals.
-CMD ["sh", "-c", "python -m app migrate && exec uvicorn app.main:app --host 0.0.0.0 --port \"$PORT\" --workers \"$WEB_CONCURRENCY\" --proxy-headers"]
+# Migrate, then serve; exec so that the server replaces the shell and receives the signals.
+# python -m app serve, not uvicorn itself: on SQLite it starts its local solver worker.
+CMD ["sh", "-c", "python -m app migrate && exec python -m app serve --host 0.0.0.0 --port \"$PORT\" --workers \"$WEB_CONCURRENCY\""]

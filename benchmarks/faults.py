@@ -166,6 +166,8 @@ def start_server(database_url: str, port: int, time_limit: float) -> subprocess.
         "DATABASE_URL": database_url,
         "ALLOCATION_TIME_LIMIT_S": str(time_limit),
         "ALLOCATION_INTERVAL_S": "0",
+        # One solver worker, started by serve itself (runs are jobs for workers).
+        "LOCAL_WORKER": "process",
         "LOG_LEVEL": "WARNING",
         "ACCESS_LOG": "false",
     }

@@ -370,6 +370,8 @@ def start_server(
         "ALLOCATION_TIME_LIMIT_S": str(time_limit),
         "ALLOCATION_DETERMINISTIC": "true" if deterministic else "false",
         "ALLOCATION_INTERVAL_S": "0",
+        # One solver worker, started by serve itself (runs are jobs for workers).
+        "LOCAL_WORKER": "process",
         "LOG_LEVEL": "WARNING",
     }
     proc = subprocess.Popen(

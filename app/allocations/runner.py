@@ -1,20 +1,20 @@
 """The engine in its own process, killed at its bound.
 
 ``allocation.solve`` runs in a child process started with the *spawn* method (a fresh
-interpreter: nothing of the web worker's threads, locks or connections is inherited), and the
+interpreter: nothing of the worker's threads, locks or connections is inherited), and the
 problem and plan cross as JSON (their Pydantic dumps). The caller waits at most its bound; on
 a timeout, a cancellation (the run lost its lease, the worker is shutting down) or any error
 the child is killed and reaped, so no solver thread or process outlives its run. A child
-whose parent dies (kill -9 of the web worker) is killed by the kernel (Linux), or notices
+whose parent dies (kill -9 of the worker) is killed by the kernel (Linux), or notices
 and exits.
 
 A child that answered is kept for the next run (``max_jobs`` runs, then replaced): a fresh
 interpreter importing OR-Tools costs ~1.5 s of CPU and 3-6 s of wall time on
 a loaded machine, against the engine's 10 s. The engine's memory lives and dies with the child,
-so the web worker's own memory does not grow with runs.
+so the worker's own memory does not grow with runs.
 
-Nothing here knows about the web or the database: the same runner serves a request thread,
-the background loop, or a job-queue worker.
+Nothing here knows about the web or the database: the solver worker
+(``app.allocations.worker``) runs every allocation through it; web processes never do.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ class EngineCancelledError(EngineError):
 
 
 def _die_with_parent(parent_pid: int) -> None:
-    """The web worker gone, nobody will read the plan: exit rather than solve for nobody.
+    """The worker gone, nobody will read the plan: exit rather than solve for nobody.
 
     On Linux the kernel sends SIGKILL when the parent's spawning thread ends (the runner
     starts children from one thread that lives as long as the process). Elsewhere, and in

@@ -62,9 +62,17 @@ class UnplacedOut(BaseModel):
 
 class RunOut(BaseModel):
     id: str
-    status: str = Field(description="running | optimal | feasible | no_solution | failed")
+    status: str = Field(
+        description="queued (waiting for a solver worker) | running | optimal | feasible | "
+        "no_solution | failed"
+    )
     trigger: str = Field(description="api | schedule")
-    started_at: datetime
+    started_at: datetime = Field(description="When a worker started it (until then: queued)")
+    queued_at: datetime | None = Field(
+        None,
+        description="When it (last) entered the queue: queued, or re-queued after its worker died",
+    )
+    attempts: int = Field(0, description="How many workers started it (a dead one's retried)")
     finished_at: datetime | None
     objective: dict[str, Any] | None
     bound: dict[str, Any] | None

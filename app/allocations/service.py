@@ -782,6 +782,8 @@ def run_document(session: Session, run: AllocationRun, audience: Audience) -> di
         "status": run.status,
         "trigger": run.trigger,
         "started_at": run.started_at,
+        "queued_at": run.queued_at,
+        "attempts": run.attempts,
         "finished_at": run.finished_at,
         "objective": run.objective,
         "bound": run.bound,
