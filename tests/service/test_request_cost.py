@@ -18,6 +18,14 @@ from tests.conftest import IS_POSTGRES
 from tests.service.conftest import REQUEST
 
 
+@pytest.fixture(autouse=True)
+def no_local_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test app's worker thread looks at the queue twice a second: not this POST's."""
+    from app.core.config import get_settings
+
+    monkeypatch.setattr(get_settings(), "local_worker", "off")
+
+
 @pytest.fixture
 def statements(client: Any) -> Iterator[list[str]]:
     seen: list[str] = []
