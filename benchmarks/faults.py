@@ -166,8 +166,9 @@ def start_server(database_url: str, port: int, time_limit: float) -> subprocess.
         "DATABASE_URL": database_url,
         "ALLOCATION_TIME_LIMIT_S": str(time_limit),
         "ALLOCATION_INTERVAL_S": "0",
-        # One solver worker, started by serve itself (runs are jobs for workers).
-        "LOCAL_WORKER": "process",
+        # A solver worker thread in each of the two web processes: kill -9 of the one running
+        # a run leaves the other to retry it (as two worker processes would).
+        "LOCAL_WORKER": "thread",
         "LOG_LEVEL": "WARNING",
         "ACCESS_LOG": "false",
     }
