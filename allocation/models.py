@@ -234,6 +234,9 @@ class StageRecord(BaseModel):
     wall_s: float  # wall seconds the stage used
     allowed_s: float | None = None  # wall seconds it was allowed (None: no CP-SAT limit)
     at_s: float  # seconds since ``solve`` started, at its end
+    #: CP-SAT's deterministic time of the stage (work units, load-independent; None: no
+    #: CP-SAT search). Deterministic mode budgets these, not seconds.
+    work: float | None = None
 
 
 class Stats(BaseModel):

@@ -77,10 +77,14 @@ class SearchParams:
     lp_vertex_solve_factor: float = 3.0
     #: Share of the time left for a full-model tier stage.
     tier_stage_share: float = 0.85
-    #: Share of the time left for a tier's search on the union of LP vertices.
-    support_stage_share: float = 0.4
-    #: Share for the first look at one LP vertex (it works at once or not at all).
-    support_first_look_share: float = 0.1
+    #: Each tier's search gets a slot: this share of what level 1 has left (wall seconds,
+    #: or work units in deterministic mode), the last tier all of it. A tier above
+    #: outweighs every tier below, so it may take the larger part, but never all of it.
+    tier_slot_share: float = 0.5
+    #: Share of the slot for the first look at one LP vertex (it works at once or not at
+    #: all); each later sub-model (vertex + nearest, extra vertices) may use all that is
+    #: left of the slot, and one that ends early (proven for itself) leaves it to the next.
+    support_first_look_share: float = 0.25
     #: Share of the time limit kept for levels 2-4 when the LP guides level 1.
     later_levels_share: float = 0.15
     #: Each household's nearest candidates added to a tier's LP-support sub-model.
@@ -92,10 +96,18 @@ class SearchParams:
     #: Extra optimal LP vertices per round, and rounds.
     lp_extra_vertices: int = 3
     lp_vertex_rounds: int = 2
-    #: Deterministic work shares: first look at one vertex; vertex + nearest candidates
-    #: (twice for the last tier); each later level.
-    det_first_look: float = 0.05
-    det_nearest_step: float = 0.3
+    #: ... in deterministic mode: GLOP's time is not counted in work units, only capped by
+    #: the deadline (measured at 57k candidates: 0.3-0.8 s per vertex on a quiet machine,
+    #: 1-2 s at load 6), so one round, where the second rarely gained.
+    lp_vertex_rounds_det: int = 1
+    #: Deterministic mode: the work units level 1 may spend in all, as a share of the
+    #: work budget (``det_budget_share``); an extra LP-vertex round or a full-model tier
+    #: stage is not started with less than ``det_vertex_min_work`` of it left in the tier's
+    #: slot; the full-model tier stage only up to ``full_model_det_max`` candidates (small
+    #: models: presolve is free and the full search proves what sub-models cannot).
+    det_level1_share: float = 0.75
+    det_vertex_min_work: float = 0.05
+    full_model_det_max: int = 8_000
     det_later_level: float = 0.06
 
     # --- level 2 (fairness) ------------------------------------------------------------

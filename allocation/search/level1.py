@@ -15,6 +15,7 @@ Afterwards ``TierBounds.certify`` bounds (or proves) with the LP what the stages
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
 
@@ -32,6 +33,10 @@ class Level1:
         #: Candidates of the LP's optimal solutions met on the way (the later levels'
         #: sub-model searches them too).
         self.lp_seen: set[int] = set()
+        #: Deterministic mode: CP-SAT work units the level-1 stages may spend in all, and
+        #: the search's work count when level 1 started.
+        self.work_pool = search.prm.det_level1_share * search.budget.det_total
+        self.work_start = search.work
 
     def run(self) -> bool:
         """Run level 1; True if it is proven optimal (every tier)."""
@@ -70,9 +75,11 @@ class Level1:
         budget.deadline -= budget.lp_reserve_s
         # Levels 2-4 (fairness, km, fit) matter to the people placed too: when the LP
         # guides level 1, its stages leave them a share of the time.
+        # (Deterministic mode: the work budget ends the stages and fairness is bounded in
+        # work too, so the wall reserve would only make the safety net cut level 1 sooner.)
         later_reserve = (
             s.prm.later_levels_share * s.problem.settings.time_limit_s
-            if self.bounds.lp is not None
+            if self.bounds.lp is not None and not s.deterministic
             else 0.0
         )
         budget.deadline -= later_reserve
@@ -99,6 +106,7 @@ class Level1:
         # Where the search may stop: no plan of the (possibly pruned) model beats it.
         target = cap if lp_t is None else min(cap, lp_t)
         status: cp_model.CpSolverStatus | None
+        slot = self._slot(t, tiers)
         if got[t] >= cap:
             # Every person of this tier who fits alone, or the LP bound: nothing to do.
             status = cp_model.OPTIMAL
@@ -111,25 +119,39 @@ class Level1:
                     at_s=s.elapsed(),
                 )
             )
-        elif lp is not None and self._reach_lp_bound(t, target, t == tiers[-1]):
+        elif lp is not None and self._reach_lp_bound(t, target, slot):
             # At the LP bound: optimal for the model (for the problem if not pruned).
             status = cp_model.OPTIMAL
-        elif lp is not None and (
-            s.deterministic
-            or budget.left() < s.prm.tier_full_model_left_share * s.problem.settings.time_limit_s
-        ):
-            # The LP supports fell short and half the time is gone: the full model rarely
-            # does better in what is left (measured), the lower tiers and the later levels
-            # need that time more. (Deterministic mode never asks the clock here: the
-            # replay must take the same path.)
+        elif lp is not None and not self._full_model_pays(slot):
             status = None
         else:
-            status = self._full_model_tier(t, target, len(tiers))
+            status = self._full_model_tier(t, target, len(tiers), slot if lp else None)
         self._settle_tier(t, status, cap, b, above)
 
-    def _full_model_tier(self, t: int, target: int, n_tiers: int) -> cp_model.CpSolverStatus | None:
+    def _full_model_pays(self, slot: TierSlot) -> bool:
+        """After the LP supports fell short: whether the full model is worth its presolve.
+
+        Wall-clock mode: only while half the time is left (measured: it rarely does better
+        in less, and the lower tiers and later levels need that time more). Deterministic
+        mode asks the model's size and the tier's work left, never the clock (the replay
+        must take the same path): small models presolve at once and their full search
+        proves what the sub-models cannot (small-nord-2: the sub-model's optimum was one
+        person short).
+        """
+        s, prm = self.search, self.search.prm
+        if s.deterministic:
+            return (
+                s.n <= prm.full_model_det_max
+                and slot.work_left(s.work) >= prm.det_vertex_min_work * s.budget.det_total
+            )
+        return s.budget.left() >= prm.tier_full_model_left_share * s.problem.settings.time_limit_s
+
+    def _full_model_tier(
+        self, t: int, target: int, n_tiers: int, slot: TierSlot | None
+    ) -> cp_model.CpSolverStatus | None:
         """Tier t on every candidate, with the valid cut people_t ≤ target: CP-SAT stops as
-        soon as a plan reaches it."""
+        soon as a plan reaches it. ``slot``: the tier's work left bounds it in
+        deterministic mode (without the LP, an even split of the full-model share)."""
         s, obj = self.search, self.search.obj
         used = [v for v in range(s.n) if obj.tier_of[v] == t]
         s.model.add(
@@ -144,7 +166,9 @@ class Level1:
             # départements: tier 3 proven in 3.4-5.7 s with 0.85 where an even split left
             # it open and the lower stages found nothing better).
             s.prm.tier_stage_share,
-            s.prm.det_tier_full_model / n_tiers,
+            s.prm.det_tier_full_model / n_tiers
+            if slot is None
+            else min(1.0, max(1e-3, slot.work_left(s.work) / s.budget.det_total)),
             f"people{t}",
             below_tier=t,
         )
@@ -171,18 +195,21 @@ class Level1:
                 bounds.people[t] = cap if b is not None else bounds.people[t]
         s.keep_at_least(s.obj.tier_coeffs[t], got_t)
 
-    def _more_vertices(self, t: int, step: int, gained: bool) -> set[int] | None:
+    def _more_vertices(self, t: int, step: int, gained: bool, slot: TierSlot) -> set[int] | None:
         """Step ≥ 2 of the LP-support search: three more optimal LP vertices, or None to
-        stop (no time, or the last round gained nothing)."""
-        s, budget, prm = self.search, self.search.budget, self.search.prm
+        stop (no time or work left in the tier's slot, or the last round gained nothing)."""
+        s, prm = self.search, self.search.prm
         lp = self.bounds.lp
         assert lp is not None
         # An extra vertex costs GLOP 2-4 times the tier's own LP (measured: 0.5-0.8 s at
-        # département size, ~5 s at region size): they get at most a share of the time
-        # left, and are not started without the time to also search them. Deterministic
-        # mode never asks the clock which path to take (it takes no extra vertex).
-        if not s.deterministic and budget.left() < (
-            prm.lp_vertex_min_left_s + prm.lp_vertex_solve_factor * lp.last_solve_s
+        # département size, ~5 s at region size): not started without the time to also
+        # search them. Deterministic mode asks its work units, never the clock (GLOP is
+        # deterministic; its wall time is only capped by the deadline, which then says so).
+        if s.deterministic:
+            if slot.work_left(s.work) < prm.det_vertex_min_work * s.budget.det_total:
+                return None
+        elif slot.wall_left() < prm.lp_vertex_min_left_s + prm.lp_vertex_solve_factor * (
+            lp.last_solve_s
         ):
             return None
         # More vertices after a round that gained nothing: the tier is probably at its
@@ -195,16 +222,48 @@ class Level1:
             s.prep.cands.km,
             prm.lp_extra_vertices,
             s.seed + step - 1,
-            budget.deadline
+            s.budget.deadline
             if s.deterministic
-            else time.perf_counter() + prm.lp_vertices_share * budget.left(),
+            else time.perf_counter() + prm.lp_vertices_share * slot.wall_left(),
             least_cost_first=step == 2,
         )
         if s.deterministic and lp.cut_short:
-            budget.cut_by_wall = True  # fewer vertices than a replay may get
+            s.budget.cut_by_wall = True  # fewer vertices than a replay may get
         return found
 
-    def _reach_lp_bound(self, t: int, cap: int, last: bool) -> bool:
+    def _slot(self, t: int, tiers: list[int]) -> TierSlot:
+        """Tier t's slot: ``tier_slot_share`` of what level 1 has left (wall seconds, or
+        work units in deterministic mode), the last tier all of it. Most tiers end early
+        (at their LP bound) and leave the rest to the tiers below."""
+        s, prm = self.search, self.search.prm
+        frac = 1.0 if t == tiers[-1] else prm.tier_slot_share
+        pool_left = max(0.0, self.work_pool - (s.work - self.work_start))
+        return TierSlot(
+            wall_end=time.perf_counter() + frac * max(0.0, s.budget.left()),
+            work=frac * pool_left,
+            work_start=s.work,
+        )
+
+    def _step(
+        self, t: int, keep: set[int], name: str, cap: int, slot: TierSlot, frac: float
+    ) -> None:
+        """One sub-model of the LP-support search, given ``frac`` of what is left of the
+        tier's slot (wall seconds, or work units in deterministic mode)."""
+        s, budget = self.search, self.search.budget
+        left = max(1e-3, budget.left())
+        s.run_sub(
+            keep,
+            s.obj.tier_coeffs[t],
+            True,
+            min(1.0, max(1e-3, frac * slot.wall_left()) / left),
+            min(1.0, max(1e-3, frac * slot.work_left(s.work) / budget.det_total)),
+            name,
+            stop_at=cap,
+            mip_like=True,
+            min_tier=t,
+        )
+
+    def _reach_lp_bound(self, t: int, cap: int, slot: TierSlot) -> bool:
         """Search tier t on sub-models around optimal LP solutions; True once at ``cap``.
 
         The LP optimum is sparse and nearly integral: a model of its support (a few hundred
@@ -212,8 +271,9 @@ class Level1:
         tier t, which is then proven optimal for the full problem. First the vertex just
         solved (enough for the top tiers, measured), then with every household's nearest
         candidates (free: no LP to solve), then the union with a few more optimal vertices
-        (0.5-0.8 s of GLOP each, so only when needed; never in deterministic mode: GLOP's
-        time is not counted in work units).
+        (0.5-0.8 s of GLOP each, so only when needed). Each step gets a share of the tier's
+        slot (``_slot``), so a tier whose sub-models cannot reach the bound never starves
+        the tiers below it.
         """
         s, prm = self.search, self.search.prm
         assert self.bounds.lp is not None
@@ -222,12 +282,12 @@ class Level1:
         # The nearest candidates help only a sub-model small enough to solve MIP-like
         # (measured at region size: ~20k candidates, 15 s for 1 more person of tier 3).
         near_ok = len(near_t | support) <= prm.mip_like_max
-        rounds = 0 if s.deterministic else prm.lp_vertex_rounds
         vertices = 1
         gained = True  # whether the last step placed more people of tier t
+        rounds = prm.lp_vertex_rounds_det if s.deterministic else prm.lp_vertex_rounds
         for step in range(2 + rounds):
             if step >= 2:
-                more = self._more_vertices(t, step, gained)
+                more = self._more_vertices(t, step, gained, slot)
                 if more is None:
                     break
                 support |= more
@@ -241,21 +301,10 @@ class Level1:
             elif step == 1:
                 continue  # too big a sub-model: straight to more vertices
             before = s.tier_values()[t]
-            s.run_sub(
-                keep,
-                s.obj.tier_coeffs[t],
-                True,
-                # The last tier leaves time to no other tier.
-                prm.support_first_look_share
-                if step == 0
-                else prm.support_stage_share * (2 if last else 1),
-                # Deterministic work budget (shares of the budget, in CP-SAT units).
-                prm.det_first_look if step == 0 else prm.det_nearest_step * (2 if last else 1),
-                name,
-                stop_at=cap,
-                mip_like=True,
-                min_tier=t,
-            )
+            # The first look works at once or not at all; a later step may use all that is
+            # left of the slot (one that ends early leaves it to the vertex rounds).
+            frac = prm.support_first_look_share if step == 0 else 1.0
+            self._step(t, keep, name, cap, slot, frac)
             after = s.tier_values()[t]
             gained = after > before
             if after >= cap:
@@ -263,4 +312,21 @@ class Level1:
         return False
 
 
-__all__ = ["Level1"]
+@dataclass
+class TierSlot:
+    """What one tier's search may still spend: wall seconds up to ``wall_end`` (wall-clock
+    mode; deterministic mode keeps the deadline as its only cap), and ``work`` CP-SAT work
+    units from ``work_start`` (deterministic mode)."""
+
+    wall_end: float
+    work: float
+    work_start: float
+
+    def wall_left(self) -> float:
+        return max(0.0, self.wall_end - time.perf_counter())
+
+    def work_left(self, work_now: float) -> float:
+        return max(0.0, self.work - (work_now - self.work_start))
+
+
+__all__ = ["Level1", "TierSlot"]

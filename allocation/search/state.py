@@ -105,6 +105,9 @@ class Search:
         #: The full model's solver, kept across its stages (``best_objective_bound``).
         self.solver = cp_model.CpSolver()
         self.stages: list[StageRecord] = []
+        #: CP-SAT work units (deterministic time) spent by every stage so far: what
+        #: deterministic mode budgets (the same problem spends the same units on any machine).
+        self.work = 0.0
         #: Finished levels, pinned in the full model and every sub-model: (coeffs, ≥ value).
         self.floors: list[tuple[list[int], int]] = []
         self._by_km: list[list[int]] | None = None
@@ -171,6 +174,7 @@ class Search:
         self, name: str, cp: cp_model.CpSolver, status: cp_model.CpSolverStatus, coeffs: list[int]
     ) -> None:
         """One ``stats.stages`` record: the plan's value on ``coeffs`` after the stage."""
+        self.work += cp.deterministic_time
         self.record(
             StageRecord(
                 name=name,
@@ -179,6 +183,7 @@ class Search:
                 wall_s=round(cp.wall_time, 3),
                 allowed_s=round(cp.parameters.max_time_in_seconds, 3),
                 at_s=self.elapsed(),
+                work=round(cp.deterministic_time, 3),
             )
         )
 
