@@ -100,6 +100,10 @@ class SearchParams:
     #: the deadline (measured at 57k candidates: 0.3-0.8 s per vertex on a quiet machine,
     #: 1-2 s at load 6), so one round, where the second rarely gained.
     lp_vertex_rounds_det: int = 1
+    #: ... and only while the plan is at least this many people under the tier's LP
+    #: bound: one person short is mostly the LP's looseness (france-1's tiers 3 and 2 at
+    #: their optimum, 1 under the LP: a round cost 0.6 and 3 s of GLOP for nothing).
+    vertex_min_gap_det: int = 2
     #: Deterministic mode: the work units level 1 may spend in all, as a share of the
     #: work budget (``det_budget_share``); an extra LP-vertex round or a full-model tier
     #: stage is not started with less than ``det_vertex_min_work`` of it left in the tier's

@@ -195,9 +195,12 @@ class Level1:
                 bounds.people[t] = cap if b is not None else bounds.people[t]
         s.keep_at_least(s.obj.tier_coeffs[t], got_t)
 
-    def _more_vertices(self, t: int, step: int, gained: bool, slot: TierSlot) -> set[int] | None:
+    def _more_vertices(
+        self, t: int, cap: int, step: int, gained: bool, slot: TierSlot
+    ) -> set[int] | None:
         """Step ≥ 2 of the LP-support search: three more optimal LP vertices, or None to
-        stop (no time or work left in the tier's slot, or the last round gained nothing)."""
+        stop (no time or work left in the tier's slot, the last round gained nothing, or,
+        deterministic mode, the plan only one person under ``cap``, the LP bound)."""
         s, prm = self.search, self.search.prm
         lp = self.bounds.lp
         assert lp is not None
@@ -207,6 +210,8 @@ class Level1:
         # deterministic; its wall time is only capped by the deadline, which then says so).
         if s.deterministic:
             if slot.work_left(s.work) < prm.det_vertex_min_work * s.budget.det_total:
+                return None
+            if cap - s.tier_values()[t] < prm.vertex_min_gap_det:
                 return None
         elif slot.wall_left() < prm.lp_vertex_min_left_s + prm.lp_vertex_solve_factor * (
             lp.last_solve_s
@@ -287,7 +292,7 @@ class Level1:
         rounds = prm.lp_vertex_rounds_det if s.deterministic else prm.lp_vertex_rounds
         for step in range(2 + rounds):
             if step >= 2:
-                more = self._more_vertices(t, step, gained, slot)
+                more = self._more_vertices(t, cap, step, gained, slot)
                 if more is None:
                     break
                 support |= more
