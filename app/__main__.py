@@ -401,11 +401,15 @@ def _demo(host: str, port: int) -> None:
     for where, role, sid, plaintext in tokens:
         suffix = f"  (shelter {sid})" if sid else ""
         print(f"  {where:<8} {role:<9} {plaintext}{suffix}")
+    base = f"http://{host}:{port}"
     for where, role, _, plaintext in tokens:
         # In the fragment: a browser never sends it, so no server or proxy log sees it.
-        if role == "viewer":
-            print(f"Dashboard ({where}): http://{host}:{port}/dashboard#token={plaintext}")
-    print(f"API docs:  http://{host}:{port}/docs")
+        # A national admin's dashboard has a territory picker; a viewer's shows its own.
+        if role == "viewer" or where == "national":
+            print(f"Dashboard ({where} {role}): {base}/dashboard#token={plaintext}")
+    print(f"Console:   {base}/console  (paste an operator or admin token; national: pick)")
+    print(f"Shelter:   {base}/shelter  (paste a shelter token)")
+    print(f"API docs:  {base}/docs")
     sys.stdout.flush()
     _serve(host, port)
 

@@ -122,3 +122,26 @@ def test_serve_passes_log_level_and_access_log_to_uvicorn(monkeypatch: Any) -> N
     monkeypatch.setattr(get_settings(), "log_level", "verbose")  # unknown: INFO, as structlog
     main(["serve"])
     assert seen["log_level"] == "info"
+
+
+def test_demo_prints_a_way_into_every_screen(client: Any, monkeypatch: Any, capsys: Any) -> None:
+    """Each screen's address is printed, and the national admin's dashboard link carries a
+    token that works across territories (its dashboard has the territory picker)."""
+    import app.__main__ as cli
+
+    monkeypatch.setattr(cli, "_migrate", lambda: None)  # the fixture migrated it
+    monkeypatch.setattr(cli, "_serve", lambda *args, **kwargs: None)
+    cli._demo("127.0.0.1", 8000)
+    out = capsys.readouterr().out
+    lines = {line.split(":", 1)[0]: line for line in out.splitlines() if "http://" in line}
+    assert "http://127.0.0.1:8000/console" in lines["Console"]
+    assert "http://127.0.0.1:8000/shelter" in lines["Shelter"]
+    national = lines["Dashboard (national admin)"].split("#token=", 1)[1]
+    header = {"Authorization": f"Bearer {national}"}
+    codes = [t["code"] for t in client.get("/api/v1/territories", headers=header).json()]
+    assert codes == ["59", "62"]
+    for code in codes:
+        r = client.get(f"/api/v1/availability?territory={code}", headers=header)
+        assert r.status_code == 200, r.text
+    for path in ("/console", "/shelter", "/dashboard"):
+        assert client.get(path).status_code == 200
