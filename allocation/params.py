@@ -57,9 +57,23 @@ class SearchParams:
     #: its presolve needs.
     presolve_rate: float = 40_000.0
     presolve_base_s: float = 0.02
-    #: Deterministic mode: the work budget (CP-SAT deterministic units) as a share of the
-    #: time limit in seconds (measured 1-1.8 wall s per unit, plus model building).
+    #: Deterministic mode: the work budget (CP-SAT deterministic units), from the problem
+    #: alone (never the clock: a replay must get the same). The whole run should end
+    #: within ``det_wall_share`` of the limit, the rest being the margin for a loaded
+    #: machine: the wall time that is not CP-SAT's (model, tier LPs, sub-models, the km
+    #: LP, plan) is estimated from the candidates and the rows' nonzeros (measured on the
+    #: suite's département nights, quiet 2-core machine: 2-4 s at 40-70k candidates and
+    #: 110-200k nonzeros, 6 s for the 870k of the keep-apart night, plus 1-1.6 s in the
+    #: km stage), CP-SAT's at ``wall_per_work_unit_s`` (measured 1.7-2.7 s per unit); the
+    #: budget is then kept between ``det_budget_min_share`` and ``det_budget_share`` work
+    #: units per second of the limit.
     det_budget_share: float = 0.4
+    det_budget_min_share: float = 0.03
+    det_wall_share: float = 0.8
+    setup_base_s: float = 1.5
+    setup_per_candidate_s: float = 4e-5
+    setup_per_nonzero_s: float = 5e-6
+    wall_per_work_unit_s: float = 2.0
 
     # --- level 1 (people per tier) -----------------------------------------------------
     #: Small problems (tier weights ≤ ``max_tier_weight``): the one weighted stage's share
@@ -96,20 +110,21 @@ class SearchParams:
     #: Extra optimal LP vertices per round, and rounds.
     lp_extra_vertices: int = 3
     lp_vertex_rounds: int = 2
-    #: ... in deterministic mode: GLOP's time is not counted in work units, only capped by
-    #: the deadline (measured at 57k candidates: 0.3-0.8 s per vertex on a quiet machine,
-    #: 1-2 s at load 6), so one round, where the second rarely gained.
-    lp_vertex_rounds_det: int = 1
-    #: ... and only while the plan is at least this many people under the tier's LP
-    #: bound: one person short is mostly the LP's looseness (france-1's tiers 3 and 2 at
+    #: ... in deterministic mode: none. GLOP's time is not counted in work units, and a
+    #: round of three vertices took 0.7-2.6 s of it on a quiet machine (tiers 2 and 1 at
+    #: 57-72k candidates), enough for the wall clock to cut the runs after it (the replay
+    #: then differs); measured on the suite, the rounds gained nothing the 5 nearest had not.
+    lp_vertex_rounds_det: int = 0
+    #: Extra vertices only while the plan is at least this many people under the tier's
+    #: LP bound: one person short is mostly the LP's looseness (france-1's tiers 3 and 2 at
     #: their optimum, 1 under the LP: a round cost 0.6 and 3 s of GLOP for nothing).
-    vertex_min_gap_det: int = 2
+    vertex_min_gap: int = 2
     #: Deterministic mode: the work units level 1 may spend in all, as a share of the
     #: work budget (``det_budget_share``); an extra LP-vertex round or a full-model tier
     #: stage is not started with less than ``det_vertex_min_work`` of it left in the tier's
     #: slot; the full-model tier stage only up to ``full_model_det_max`` candidates (small
     #: models: presolve is free and the full search proves what sub-models cannot).
-    det_level1_share: float = 0.75
+    det_level1_share: float = 0.8
     det_vertex_min_work: float = 0.05
     full_model_det_max: int = 8_000
     det_later_level: float = 0.06
@@ -157,7 +172,7 @@ class SearchParams:
             if f.name.endswith("_share") or f.name.startswith("det_"):
                 if not 0.0 < value <= 1.0:
                     raise ValueError(f"SearchParams.{f.name} must be in (0, 1], got {value}")
-            elif value <= 0:
+            elif value < 0 or (value == 0 and not f.name.startswith("lp_vertex_rounds")):
                 raise ValueError(f"SearchParams.{f.name} must be positive, got {value}")
 
 

@@ -50,6 +50,7 @@ def solve(
     budget.min_stage_s = prm.presolve_s(len(prep.cands))
     ka = keep_apart_pairs(problem)
     rows = build_rows(problem, prep, ka)
+    budget.size_work(problem, prm, len(prep.cands), sum(len(r.vars) for r in rows))
     obj = build_objectives(problem, prep)
     search = Search(problem, prep, rows, obj, ka, budget, prm, workers, t0)
 

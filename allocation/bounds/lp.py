@@ -37,6 +37,10 @@ class TierLP:
         if self.solver is None:  # pragma: no cover - GLOP ships with OR-Tools
             raise RuntimeError("GLOP unavailable")
         s = self.solver
+        # Each tier's solve starts from the last one's basis; GLOP's presolve would rebuild
+        # the problem and lose it (measured at département size: the tier-1 LP 0.8-1.3 s
+        # with it, 0.4-0.8 s without, half the simplex iterations).
+        s.SetSolverSpecificParametersAsString("use_preprocessing: false")
         self.y = [s.NumVar(0.0, 1.0, "") for _ in range(n)]
         inf = s.infinity()
         self.rows: list[pywraplp.Constraint] = []

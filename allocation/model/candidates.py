@@ -213,22 +213,21 @@ def _pairs(
     has_room: npt.NDArray[np.bool_],
     fit: FitFilter,
     prm: SearchParams,
+    nearest: int | None = None,
 ) -> EligiblePairs:
     """All pairs when few enough; else only the nearest K shelters per household (the model
-    is then restricted: its bound is not reported as a level-1 bound)."""
+    is then restricted: its bound is not reported as a level-1 bound). ``nearest``: K
+    (``prepare`` asks again with K when all the pairs gave too many candidates)."""
     n_h = len(problem.households)
     n_s = int(has_room.sum())
-    nearest: int | None = None
-    max_pairs = prm.max_candidates // 2
-    if n_h * max(n_s, 1) > 4 * max_pairs:
-        nearest = max(prm.min_nearest, min(n_s, max_pairs // max(n_h, 1)))
-    pairs = eligible_pairs(problem, table, extra_mask=has_room, nearest=nearest, pair_filter=fit)
-    if nearest is None and len(pairs.household) > max_pairs and n_h:
-        nearest = max(prm.min_nearest, max_pairs // n_h)
-        pairs = eligible_pairs(
-            problem, table, extra_mask=has_room, nearest=nearest, pair_filter=fit
-        )
-    return pairs
+    if nearest is None and n_h * max(n_s, 1) > 4 * (prm.max_candidates // 2):
+        nearest = _nearest_k(n_h, n_s, prm)
+    return eligible_pairs(problem, table, extra_mask=has_room, nearest=nearest, pair_filter=fit)
+
+
+def _nearest_k(n_h: int, n_s: int, prm: SearchParams) -> int:
+    """Shelters kept per household when pruning: about half ``max_candidates`` pairs."""
+    return max(prm.min_nearest, min(n_s, prm.max_candidates // 2 // max(n_h, 1)))
 
 
 def _enumerate(
@@ -273,9 +272,17 @@ def prepare(problem: Problem, prm: SearchParams = DEFAULT_PARAMS) -> Prepared:
     has_room = (caps["total"] > 0) | (caps["shared_F"] > 0) | (caps["shared_M"] > 0)
     fit = FitFilter(hs, profiles, caps, len(problem.shelters))
     pairs = _pairs(problem, table, has_room, fit, prm)
-    truncated = bool(pairs.truncated is not None and pairs.truncated.any())
     sets = _RoomSets(types, problem.settings.max_rooms_per_household, prm)
     cands, by_household = _enumerate(problem, profiles, pools, pairs, sets)
+    if len(cands) > prm.max_candidates and pairs.truncated is None:
+        # Too many candidates with every pair (a night where every shelter is near every
+        # household): prune, as the docs say, by the candidates, not the pairs (pruning at
+        # half as many pairs restricted département nights of 57-75k candidates).
+        k = _nearest_k(len(hs), int(has_room.sum()), prm)
+        pairs = _pairs(problem, table, has_room, fit, prm, nearest=k)
+        sets = _RoomSets(types, problem.settings.max_rooms_per_household, prm)
+        cands, by_household = _enumerate(problem, profiles, pools, pairs, sets)
+    truncated = bool(pairs.truncated is not None and pairs.truncated.any())
     return Prepared(
         problem=problem,
         profiles=profiles,

@@ -45,14 +45,30 @@ class Budget:
     @classmethod
     def for_problem(cls, problem: Problem, prm: SearchParams, t0: float) -> Budget:
         """The deadline (the limit minus the plan's margin) and, deterministic mode, the
-        work budget: measured 1–1.8 wall seconds per unit at département size on this
-        2-core machine, plus ~1.5 s of model and LP building, so 40 % of the limit ends
-        well inside it; the wall cap is the safety net."""
+        largest work budget (``size_work`` sets it once the model's size is known); the
+        wall cap is the safety net."""
         st = problem.settings
         return cls(
             st.deterministic,
             t0 + st.time_limit_s - plan_margin(problem, prm),
             st.time_limit_s * prm.det_budget_share,
+        )
+
+    def size_work(
+        self, problem: Problem, prm: SearchParams, candidates: int, nonzeros: int
+    ) -> None:
+        """Deterministic mode: set the work budget from the problem's limit and the model's
+        size (see ``SearchParams.det_budget_share``), so that the work, not the wall clock,
+        ends the search on any machine up to a load the margin covers."""
+        limit = problem.settings.time_limit_s
+        setup_s = (
+            prm.setup_base_s
+            + candidates * prm.setup_per_candidate_s
+            + nonzeros * prm.setup_per_nonzero_s
+        )
+        fits = (prm.det_wall_share * limit - setup_s) / prm.wall_per_work_unit_s
+        self.det_total = min(
+            prm.det_budget_share * limit, max(prm.det_budget_min_share * limit, fits)
         )
 
     def left(self) -> float:

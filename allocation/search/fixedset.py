@@ -50,6 +50,8 @@ class FixedSetResult:
     #: The wall clock, not a work limit, stopped a solve or left no time for one (in
     #: deterministic mode a replay on a less loaded machine may then differ).
     clock_cut: bool = False
+    #: CP-SAT work units (deterministic time) the stage's solves spent.
+    work: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -237,19 +239,35 @@ def _integral(
     return chosen
 
 
-class _Clock:
-    """Each solve's wall limit: the solver's own, capped by what is left before the
-    deadline; and whether the clock, not a work limit, decided."""
+#: Fewer work units than this left in the stage's pool: no further solve (deterministic).
+MIN_SOLVE_WORK = 0.02
 
-    def __init__(self, solver: cp_model.CpSolver, deadline: float) -> None:
+
+class _Clock:
+    """Each solve's limits: its wall limit, the solver's own capped by what is left before
+    the deadline, and, with a work pool (deterministic mode), its work limit, the solver's
+    own capped by what is left of the pool; whether the clock, not a work limit, decided;
+    the work units spent."""
+
+    def __init__(
+        self, solver: cp_model.CpSolver, deadline: float, work_pool: float | None = None
+    ) -> None:
         self.solver = solver
         self.deadline = deadline
         self.cap = solver.parameters.max_time_in_seconds
+        self.work_cap = solver.parameters.max_deterministic_time
+        self.work_pool = work_pool
+        self.work = 0.0
         self.cut = False
         self._limit = self.cap
 
     def start(self) -> bool:
-        """Set the next solve's limit; False (a cut) if no time is left for one."""
+        """Set the next solve's limits; False if no time (a cut) or no work is left."""
+        if self.work_pool is not None:
+            left_work = self.work_pool - self.work
+            if left_work < MIN_SOLVE_WORK:
+                return False  # the work pool decided: the same on any machine
+            self.solver.parameters.max_deterministic_time = min(self.work_cap, left_work)
         left = self.deadline - time.perf_counter()
         if left <= 0.01:
             self.cut = True
@@ -259,6 +277,7 @@ class _Clock:
         return True
 
     def note(self, solver: cp_model.CpSolver, status: cp_model.CpSolverStatus) -> None:
+        self.work += solver.deterministic_time
         if status not in (cp_model.OPTIMAL, cp_model.INFEASIBLE) and (
             solver.wall_time >= 0.97 * self._limit
         ):
@@ -266,16 +285,21 @@ class _Clock:
 
     def restore(self) -> None:
         self.solver.parameters.max_time_in_seconds = self.cap
+        self.solver.parameters.max_deterministic_time = self.work_cap
 
 
 def settle_fixed_set(
-    data: FixedSetInput, deadline: float, configure: cp_model.CpSolver | None = None
+    data: FixedSetInput,
+    deadline: float,
+    configure: cp_model.CpSolver | None = None,
+    work_pool: float | None = None,
 ) -> FixedSetResult:
     """Least km, then least fit, for exactly the placed households of ``data``.
 
     ``configure``: a CP-SAT solver whose parameters (work limits, seed, workers) each of
     the search's solves uses, its time limit capped by ``deadline`` (and given back as it
-    came); None: no search (a fractional LP then keeps the plan).
+    came); None: no search (a fractional LP then keeps the plan). ``work_pool``: the work
+    units all the solves may spend together (deterministic mode), None: no such limit.
     """
     current = list(data.current)
     km_now = _km(data, current)
@@ -295,7 +319,7 @@ def settle_fixed_set(
         return FixedSetResult(integral, bound, _km(data, integral) <= bound, "lp-integral")
     if configure is None:
         return FixedSetResult(current, bound, km_now <= bound, "kept")
-    clock = _Clock(configure, deadline)
+    clock = _Clock(configure, deadline, work_pool)
     try:
         best, window, proven = _search_windows(data, lp, values, reduced, km_lp, clock)
         if window is not None and clock.start():
@@ -304,12 +328,12 @@ def settle_fixed_set(
                 best = fitted[0]
     finally:
         clock.restore()
-    km_best = _km(data, best)
+    km_best, work = _km(data, best), clock.work
     if km_best > km_now or (km_best == km_now and _fit(data, best) > _fit(data, current)):
-        return FixedSetResult(current, bound, km_now <= bound, "kept", clock.cut)
+        return FixedSetResult(current, bound, km_now <= bound, "kept", clock.cut, work)
     if proven:
-        return FixedSetResult(best, km_best, True, "window-optimal", clock.cut)
-    return FixedSetResult(best, bound, km_best <= bound, "lp-rounded", clock.cut)
+        return FixedSetResult(best, km_best, True, "window-optimal", clock.cut, work)
+    return FixedSetResult(best, bound, km_best <= bound, "lp-rounded", clock.cut, work)
 
 
 def _search_windows(

@@ -80,7 +80,12 @@ def fixed_set_stage(search: Search) -> int | None:
     # where two default workers were still above it after 10 s). Reproducible too.
     rounder.parameters.num_workers = 1
     rounder.parameters.linearization_level = 2
-    res = settle_fixed_set(data, s.budget.deadline, rounder if ok else None)
+    # Deterministic mode: the stage's solves share what the search has left of the whole
+    # work budget (levels 1-2 are capped below it, so this is never nothing), so that the
+    # whole search spends a bounded amount of work and its wall time stays inside the limit.
+    pool = max(0.0, s.budget.det_total - s.work) if s.deterministic else None
+    res = settle_fixed_set(data, s.budget.deadline, rounder if ok else None, pool)
+    s.work += res.work
     if s.deterministic and res.clock_cut:
         s.budget.cut_by_wall = True
     for i, v in zip(placed, res.chosen, strict=True):
@@ -93,6 +98,7 @@ def fixed_set_stage(search: Search) -> int | None:
             value=s.value(s.obj.km),
             wall_s=round(time.perf_counter() - started, 3),
             at_s=s.elapsed(),
+            work=round(res.work, 3),
         )
     )
     return res.km_lower_bound

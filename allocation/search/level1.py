@@ -199,8 +199,8 @@ class Level1:
         self, t: int, cap: int, step: int, gained: bool, slot: TierSlot
     ) -> set[int] | None:
         """Step ≥ 2 of the LP-support search: three more optimal LP vertices, or None to
-        stop (no time or work left in the tier's slot, the last round gained nothing, or,
-        deterministic mode, the plan only one person under ``cap``, the LP bound)."""
+        stop (the plan only one person under ``cap``, the LP bound; no time or work left in
+        the tier's slot; or the last round gained nothing)."""
         s, prm = self.search, self.search.prm
         lp = self.bounds.lp
         assert lp is not None
@@ -208,10 +208,10 @@ class Level1:
         # département size, ~5 s at region size): not started without the time to also
         # search them. Deterministic mode asks its work units, never the clock (GLOP is
         # deterministic; its wall time is only capped by the deadline, which then says so).
+        if cap - s.tier_values()[t] < prm.vertex_min_gap:
+            return None
         if s.deterministic:
             if slot.work_left(s.work) < prm.det_vertex_min_work * s.budget.det_total:
-                return None
-            if cap - s.tier_values()[t] < prm.vertex_min_gap_det:
                 return None
         elif slot.wall_left() < prm.lp_vertex_min_left_s + prm.lp_vertex_solve_factor * (
             lp.last_solve_s
