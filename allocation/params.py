@@ -69,10 +69,10 @@ class SearchParams:
     #: units per second of the limit.
     det_budget_share: float = 0.4
     det_budget_min_share: float = 0.03
-    det_wall_share: float = 0.8
+    det_wall_share: float = 0.88
     setup_base_s: float = 1.5
     setup_per_candidate_s: float = 4e-5
-    setup_per_nonzero_s: float = 5e-6
+    setup_per_nonzero_s: float = 3.5e-6
     wall_per_work_unit_s: float = 2.0
 
     # --- level 1 (people per tier) -----------------------------------------------------
@@ -124,7 +124,7 @@ class SearchParams:
     #: stage is not started with less than ``det_vertex_min_work`` of it left in the tier's
     #: slot; the full-model tier stage only up to ``full_model_det_max`` candidates (small
     #: models: presolve is free and the full search proves what sub-models cannot).
-    det_level1_share: float = 0.8
+    det_level1_share: float = 0.75
     det_vertex_min_work: float = 0.05
     full_model_det_max: int = 8_000
     det_later_level: float = 0.06
@@ -151,8 +151,11 @@ class SearchParams:
     #: ... each next window this many times wider, at most this many windows.
     fixed_set_window_growth: float = 3.0
     fixed_set_windows: int = 3
-    #: Deterministic work share of each of the stage's CP-SAT solves (each window, then fit).
-    det_fixed_set: float = 0.15
+    #: Deterministic mode: the stage's solves (each window, then fit) share what levels 1-2
+    #: left of the work budget; each may take this share of what is left of it (a fixed
+    #: 15 % of the budget each left the windows at 0.27 units where they need ~0.5, and
+    #: km twice the bound).
+    det_fixed_set: float = 0.5
 
     def fixed_set_columns(self) -> tuple[int, ...]:
         """The window sizes the fixed-set km stage tries in turn."""

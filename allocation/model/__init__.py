@@ -11,7 +11,7 @@ from .objectives import (
     tier_weights,
     wait_minutes,
 )
-from .rows import Row, build_rows, capacity_rows, household_rows, keep_apart_rows
+from .rows import Row, RowMatrix, build_rows, capacity_rows, household_rows, keep_apart_rows
 
 __all__ = [
     "ANY_ROOM",
@@ -23,6 +23,7 @@ __all__ = [
     "Objectives",
     "Prepared",
     "Row",
+    "RowMatrix",
     "build_objectives",
     "build_rows",
     "capacity_rows",

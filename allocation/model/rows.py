@@ -7,9 +7,11 @@ a relaxation stays a bound), the Lagrangian pricing (by ``key``) and the fixed-s
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 
 from ..models import Problem
 from ..rules import apart_enough
@@ -142,9 +144,35 @@ def keep_apart_rows(
     return rows
 
 
+class RowMatrix:
+    """The rows as one sparse matrix (rows × candidates), to restrict them to a subset of
+    candidates at the cost of the subset's own nonzeros: a sub-model or a km window used
+    to walk every term of every row in Python (870k on the keep-apart night, 0.3-0.7 s
+    each time)."""
+
+    def __init__(self, rows: Sequence[Row], n: int) -> None:
+        lengths = [len(r.vars) for r in rows]
+        row_of = np.repeat(np.arange(len(rows)), lengths)
+        cols = np.fromiter((v for r in rows for v in r.vars), dtype=np.int64, count=len(row_of))
+        data = np.fromiter((k for r in rows for k in r.coeffs), dtype=np.int64, count=len(row_of))
+        self.csc = sp.csc_matrix((data, (row_of, cols)), shape=(len(rows), n))
+        self.ub = np.array([r.ub for r in rows], dtype=np.int64)
+        self.nonzeros = len(row_of)
+
+    def restricted(self, idx: Sequence[int]) -> Iterator[tuple[int, list[int], list[int]]]:
+        """Each row with a term among the candidates ``idx`` (sorted), in row order: (row,
+        positions in ``idx``, coefficients)."""
+        sub = self.csc[:, np.asarray(idx, dtype=np.int64)].tocsr()
+        sub.sort_indices()
+        ptr = sub.indptr
+        for r in np.flatnonzero(np.diff(ptr)).tolist():
+            a, b = ptr[r], ptr[r + 1]
+            yield r, sub.indices[a:b].tolist(), sub.data[a:b].tolist()
+
+
 def build_rows(problem: Problem, prep: Prepared, ka: dict[tuple[int, int], float]) -> list[Row]:
     """Rules 1-3 and 8 on the prepared candidates, in a fixed order (the model's)."""
     return household_rows(prep) + capacity_rows(problem, prep) + keep_apart_rows(problem, prep, ka)
 
 
-__all__ = ["Row", "build_rows", "capacity_rows", "household_rows", "keep_apart_rows"]
+__all__ = ["Row", "RowMatrix", "build_rows", "capacity_rows", "household_rows", "keep_apart_rows"]

@@ -31,7 +31,7 @@ import scipy.sparse as sp
 from ortools.linear_solver.python import model_builder_helper as mbh
 from ortools.sat.python import cp_model
 
-from ..model import Row
+from ..model import Row, RowMatrix
 
 #: Below this an LP value counts as 0 (and above 1 minus it as 1).
 INTEGRAL_TOL = 1e-6
@@ -160,7 +160,7 @@ def _rows_hold(data: FixedSetInput, chosen: Sequence[int]) -> bool:
 class _Window:
     """CP-SAT on a window of candidates: min km (stop at a floor), then min fit."""
 
-    def __init__(self, data: FixedSetInput, keep: set[int]) -> None:
+    def __init__(self, data: FixedSetInput, keep: set[int], matrix: RowMatrix) -> None:
         self.data = data
         self.idx = sorted(keep)
         pos = {v: i for i, v in enumerate(self.idx)}
@@ -168,15 +168,10 @@ class _Window:
         self.x = [self.model.new_bool_var("") for _ in self.idx]
         for vs in data.placed:
             self.model.add_exactly_one(self.x[pos[v]] for v in vs if v in pos)
-        for r in data.rows:
-            terms = [(pos[v], k) for v, k in zip(r.vars, r.coeffs, strict=True) if v in pos]
-            if sum(k for _, k in terms) > r.ub:
-                self.model.add(
-                    cp_model.LinearExpr.weighted_sum(
-                        [self.x[i] for i, _ in terms], [k for _, k in terms]
-                    )
-                    <= r.ub
-                )
+        for r, at, ks in matrix.restricted(self.idx):
+            ub = int(matrix.ub[r])
+            if sum(ks) > ub:
+                self.model.add(cp_model.LinearExpr.weighted_sum([self.x[i] for i in at], ks) <= ub)
         self.pos = pos
 
     def _expr(self, per_cand: Sequence[int]) -> cp_model.LinearExpr:
@@ -250,13 +245,18 @@ class _Clock:
     the work units spent."""
 
     def __init__(
-        self, solver: cp_model.CpSolver, deadline: float, work_pool: float | None = None
+        self,
+        solver: cp_model.CpSolver,
+        deadline: float,
+        work_pool: float | None = None,
+        work_share: float = 1.0,
     ) -> None:
         self.solver = solver
         self.deadline = deadline
         self.cap = solver.parameters.max_time_in_seconds
         self.work_cap = solver.parameters.max_deterministic_time
         self.work_pool = work_pool
+        self.work_share = work_share  # of the pool left, for each solve
         self.work = 0.0
         self.cut = False
         self._limit = self.cap
@@ -267,7 +267,9 @@ class _Clock:
             left_work = self.work_pool - self.work
             if left_work < MIN_SOLVE_WORK:
                 return False  # the work pool decided: the same on any machine
-            self.solver.parameters.max_deterministic_time = min(self.work_cap, left_work)
+            self.solver.parameters.max_deterministic_time = max(
+                MIN_SOLVE_WORK, self.work_share * left_work
+            )
         left = self.deadline - time.perf_counter()
         if left <= 0.01:
             self.cut = True
@@ -293,13 +295,15 @@ def settle_fixed_set(
     deadline: float,
     configure: cp_model.CpSolver | None = None,
     work_pool: float | None = None,
+    work_share: float = 1.0,
 ) -> FixedSetResult:
     """Least km, then least fit, for exactly the placed households of ``data``.
 
     ``configure``: a CP-SAT solver whose parameters (work limits, seed, workers) each of
     the search's solves uses, its time limit capped by ``deadline`` (and given back as it
     came); None: no search (a fractional LP then keeps the plan). ``work_pool``: the work
-    units all the solves may spend together (deterministic mode), None: no such limit.
+    units all the solves may spend together (deterministic mode), None: no such limit;
+    ``work_share``: of what is left of it, the share each solve may take.
     """
     current = list(data.current)
     km_now = _km(data, current)
@@ -319,7 +323,7 @@ def settle_fixed_set(
         return FixedSetResult(integral, bound, _km(data, integral) <= bound, "lp-integral")
     if configure is None:
         return FixedSetResult(current, bound, km_now <= bound, "kept")
-    clock = _Clock(configure, deadline, work_pool)
+    clock = _Clock(configure, deadline, work_pool, work_share)
     try:
         best, window, proven = _search_windows(data, lp, values, reduced, km_lp, clock)
         if window is not None and clock.start():
@@ -350,12 +354,13 @@ def _search_windows(
     floor = math.ceil(km_lp - 1e-6 * max(1.0, km_lp))
     support = {lp.cands[k] for k in np.flatnonzero(values > INTEGRAL_TOL)}
     order = np.argsort(reduced, kind="stable")  # deterministic for equal reduced costs
+    matrix = RowMatrix(data.rows, len(data.km))
     last: _Window | None = None
     for size in data.columns:
         keep = support | set(best) | {lp.cands[k] for k in order[:size]}
         # A plan using a candidate outside the window costs ≥ LP + its reduced cost.
         outside = float(reduced[order[size]]) if size < len(order) else math.inf
-        window = _Window(data, keep)
+        window = _Window(data, keep, matrix)
         if not clock.start():
             break
         got = window.solve("km", best, floor, clock.solver, clock)

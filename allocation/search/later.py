@@ -84,7 +84,9 @@ def fixed_set_stage(search: Search) -> int | None:
     # work budget (levels 1-2 are capped below it, so this is never nothing), so that the
     # whole search spends a bounded amount of work and its wall time stays inside the limit.
     pool = max(0.0, s.budget.det_total - s.work) if s.deterministic else None
-    res = settle_fixed_set(data, s.budget.deadline, rounder if ok else None, pool)
+    res = settle_fixed_set(
+        data, s.budget.deadline, rounder if ok else None, pool, s.prm.det_fixed_set
+    )
     s.work += res.work
     if s.deterministic and res.clock_cut:
         s.budget.cut_by_wall = True

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from ortools.sat.python import cp_model
 
-from ..model import Objectives, Prepared, Row
+from ..model import Objectives, Prepared, Row, RowMatrix
 from ..models import CpSatStatus, Problem, StageRecord
 from ..params import SearchParams
 from .budget import Budget
@@ -100,6 +100,7 @@ class Search:
         self.seed = problem.settings.seed
         self.n = len(prep.cands)
         self.model, self.x = build_cp_model(self.n, rows)
+        self.matrix = RowMatrix(rows, self.n)
         #: The plan: 0/1 per candidate. The greedy plan is always valid.
         self.current = self.to_values(greedy(problem, prep, ka))
         #: The full model's solver, kept across its stages (``best_objective_bound``).
@@ -249,18 +250,12 @@ class Search:
         stop_at: int | None,
     ) -> tuple[cp_model.CpModel, list[cp_model.IntVar]]:
         """The rows, the pinned levels and the objective restricted to candidates ``idx``."""
-        pos = {v: i for i, v in enumerate(idx)}
         sub = cp_model.CpModel()
         xs = [sub.new_bool_var(f"x{v}") for v in idx]
-        for r in self.rows:
-            terms = [(pos[v], k) for v, k in zip(r.vars, r.coeffs, strict=True) if v in pos]
-            if len(terms) > 1 or (terms and terms[0][1] > r.ub):
-                sub.add(
-                    cp_model.LinearExpr.weighted_sum(
-                        [xs[i] for i, _ in terms], [k for _, k in terms]
-                    )
-                    <= r.ub
-                )
+        ubs = self.matrix.ub
+        for r, at, ks in self.matrix.restricted(idx):
+            if len(at) > 1 or ks[0] > ubs[r]:
+                sub.add(cp_model.LinearExpr.weighted_sum([xs[i] for i in at], ks) <= int(ubs[r]))
         for cs, value in self.floors:
             sub.add(_restricted_sum(xs, idx, cs) >= value)
         objective = _restricted_sum(xs, idx, coeffs)
