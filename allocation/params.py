@@ -63,10 +63,12 @@ class SearchParams:
     #: machine: the wall time that is not CP-SAT's (model, tier LPs, sub-models, the km
     #: LP, plan) is estimated from the candidates and the rows' nonzeros (measured on the
     #: suite's département nights, quiet 2-core machine: 2-4 s at 40-70k candidates and
-    #: 110-200k nonzeros, 6 s for the 870k of the keep-apart night, plus 1-1.6 s in the
+    #: 110-200k nonzeros, ~5 s for the 870k of the keep-apart night, plus 1-1.6 s in the
     #: km stage), CP-SAT's at ``wall_per_work_unit_s`` (measured 1.7-2.7 s per unit); the
     #: budget is then kept between ``det_budget_min_share`` and ``det_budget_share`` work
-    #: units per second of the limit.
+    #: units per second of the limit. The margin, 12 %, is thin: two runs of the same
+    #: night with the same work differed by up to 30 % in wall time on the quiet machine,
+    #: and 20 % cost tier-1 people and km (docs/engine.md).
     det_budget_share: float = 0.4
     det_budget_min_share: float = 0.03
     det_wall_share: float = 0.88
