@@ -157,7 +157,6 @@ class RowMatrix:
         data = np.fromiter((k for r in rows for k in r.coeffs), dtype=np.int64, count=len(row_of))
         self.csc = sp.csc_matrix((data, (row_of, cols)), shape=(len(rows), n))
         self.ub = np.array([r.ub for r in rows], dtype=np.int64)
-        self.nonzeros = len(row_of)
 
     def restricted(self, idx: Sequence[int]) -> Iterator[tuple[int, list[int], list[int]]]:
         """Each row with a term among the candidates ``idx`` (sorted), in row order: (row,

@@ -81,8 +81,8 @@ def fixed_set_stage(search: Search) -> int | None:
     rounder.parameters.num_workers = 1
     rounder.parameters.linearization_level = 2
     # Deterministic mode: the stage's solves share what the search has left of the whole
-    # work budget (levels 1-2 are capped below it, so this is never nothing), so that the
-    # whole search spends a bounded amount of work and its wall time stays inside the limit.
+    # work budget (levels 1-2 take at most ~80 % of it), so that the whole search spends a
+    # bounded amount of work and its wall time stays inside the limit.
     pool = max(0.0, s.budget.det_total - s.work) if s.deterministic else None
     res = settle_fixed_set(
         data, s.budget.deadline, rounder if ok else None, pool, s.prm.det_fixed_set

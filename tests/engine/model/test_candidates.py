@@ -73,3 +73,20 @@ def test_room_set_explosion_is_bounded_and_reported() -> None:
     assert plan.stats.candidates <= len(families) * DEFAULT_PARAMS.max_combos_per_pair
     # Everyone fits in 100 rooms: the plan still places them all.
     assert not plan.unplaced
+
+
+def test_pruning_asks_the_candidates_not_the_pairs() -> None:
+    """A night whose every pair is listed (about 2,000 pairs, 3,000 candidates) is kept
+    whole under a limit of 3,600 candidates (pruning at half as many pairs restricted it,
+    and its LP then bounded nothing), and pruned to each household's nearest shelters
+    under 2,500."""
+    from dataclasses import replace
+
+    from allocation.model import prepare
+    from allocation.tools.generate import generate_problem
+
+    problem = generate_problem(40, 160, seed=2, region="nord")
+    whole = prepare(problem, replace(DEFAULT_PARAMS, max_candidates=3_600))
+    assert not whole.restricted and 1_800 < len(whole.cands) <= 3_600
+    pruned = prepare(problem, replace(DEFAULT_PARAMS, max_candidates=2_500))
+    assert pruned.restricted and len(pruned.cands) < len(whole.cands)
