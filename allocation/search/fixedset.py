@@ -65,6 +65,8 @@ class FixedSetInput:
     fit: Sequence[int]  # per candidate, language weight · miss + wasted beds
     #: Window sizes (candidates ranked by reduced cost) tried in turn by the exact search.
     columns: Sequence[int] = (800, 2_400, 7_200)
+    #: ``rows`` as a matrix, if the caller has it (else built from ``rows``).
+    matrix: RowMatrix | None = None
 
 
 @dataclass
@@ -354,7 +356,7 @@ def _search_windows(
     floor = math.ceil(km_lp - 1e-6 * max(1.0, km_lp))
     support = {lp.cands[k] for k in np.flatnonzero(values > INTEGRAL_TOL)}
     order = np.argsort(reduced, kind="stable")  # deterministic for equal reduced costs
-    matrix = RowMatrix(data.rows, len(data.km))
+    matrix = data.matrix or RowMatrix.of(data.rows, len(data.km))
     last: _Window | None = None
     for size in data.columns:
         keep = support | set(best) | {lp.cands[k] for k in order[:size]}

@@ -61,13 +61,15 @@ def fixed_set_stage(search: Search) -> int | None:
     s = search
     chosen = s.to_chosen(s.current)
     placed = [i for i in range(len(s.problem.households)) if chosen[i] >= 0]
+    keep = [r.key != ("household",) for r in s.rows]
     data = FixedSetInput(
         placed=[s.prep.by_household[i] for i in placed],
         current=[chosen[i] for i in placed],
-        rows=[r for r in s.rows if r.key != ("household",)],
+        rows=[r for r, k in zip(s.rows, keep, strict=True) if k],
         km=s.obj.km,
         fit=s.obj.fit,
         columns=s.prm.fixed_set_columns(),
+        matrix=s.matrix.select(keep),
     )
     rounder = cp_model.CpSolver()
     started = time.perf_counter()

@@ -100,7 +100,7 @@ class Search:
         self.seed = problem.settings.seed
         self.n = len(prep.cands)
         self.model, self.x = build_cp_model(self.n, rows)
-        self.matrix = RowMatrix(rows, self.n)
+        self.matrix = RowMatrix.of(rows, self.n)
         #: The plan: 0/1 per candidate. The greedy plan is always valid.
         self.current = self.to_values(greedy(problem, prep, ka))
         #: The full model's solver, kept across its stages (``best_objective_bound``).

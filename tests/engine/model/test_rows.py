@@ -14,7 +14,7 @@ def test_restricting_the_rows_keeps_exactly_the_terms_of_the_kept_candidates() -
     for _ in range(60):
         vs = rng.sample(range(n), rng.randint(1, 12))
         rows.append(Row(vs, [rng.randint(1, 4) for _ in vs], rng.randint(1, 6)))
-    matrix = RowMatrix(rows, n)
+    matrix = RowMatrix.of(rows, n)
     idx = sorted(rng.sample(range(n), 70))
     pos = {v: i for i, v in enumerate(idx)}
     want = {}
@@ -25,3 +25,9 @@ def test_restricting_the_rows_keeps_exactly_the_terms_of_the_kept_candidates() -
     got = {r: list(zip(at, ks, strict=True)) for r, at, ks in matrix.restricted(idx)}
     assert got == want
     assert [int(u) for u in matrix.ub] == [row.ub for row in rows]
+    # Selecting rows gives what a matrix of those rows alone gives.
+    keep = [r % 3 != 0 for r in range(len(rows))]
+    alone = RowMatrix.of([row for row, k in zip(rows, keep, strict=True) if k], n)
+    selected = matrix.select(keep)
+    assert list(selected.restricted(idx)) == list(alone.restricted(idx))
+    assert selected.ub.tolist() == alone.ub.tolist()
