@@ -99,7 +99,8 @@ class Search:
         self.deterministic = problem.settings.deterministic
         self.seed = problem.settings.seed
         self.n = len(prep.cands)
-        self.model, self.x = build_cp_model(self.n, rows)
+        # The full model is built on first use: most nights search only sub-models.
+        self._full: tuple[cp_model.CpModel, list[cp_model.IntVar]] | None = None
         self.matrix = RowMatrix.of(rows, self.n)
         #: The plan: 0/1 per candidate. The greedy plan is always valid.
         self.current = self.to_values(greedy(problem, prep, ka))
@@ -112,6 +113,24 @@ class Search:
         #: Finished levels, pinned in the full model and every sub-model: (coeffs, ≥ value).
         self.floors: list[tuple[list[int], int]] = []
         self._by_km: list[list[int]] | None = None
+
+    @property
+    def model(self) -> cp_model.CpModel:
+        """The CP-SAT model of every candidate, with the finished levels pinned."""
+        return self._full_model()[0]
+
+    @property
+    def x(self) -> list[cp_model.IntVar]:
+        """The full model's variable per candidate."""
+        return self._full_model()[1]
+
+    def _full_model(self) -> tuple[cp_model.CpModel, list[cp_model.IntVar]]:
+        if self._full is None:
+            model, x = build_cp_model(self.n, self.rows)
+            for coeffs, value in self.floors:
+                model.add(_restricted_sum(x, list(range(self.n)), coeffs) >= value)
+            self._full = model, x
+        return self._full
 
     # --- the plan ----------------------------------------------------------------------
 
@@ -156,11 +175,9 @@ class Search:
 
     def keep_at_least(self, coeffs: list[int], value: int) -> None:
         """Pin a finished level: Σ coeffs·x ≥ value, in the full model and every sub-model."""
-        used = [v for v in range(self.n) if coeffs[v]]
-        self.model.add(
-            cp_model.LinearExpr.weighted_sum([self.x[v] for v in used], [coeffs[v] for v in used])
-            >= value
-        )
+        if self._full is not None:  # else added when the full model is built
+            model, x = self._full
+            model.add(_restricted_sum(x, list(range(self.n)), coeffs) >= value)
         self.floors.append((coeffs, value))
 
     # --- the record ----------------------------------------------------------------------
