@@ -62,9 +62,9 @@ class SearchParams:
     #: within ``det_wall_share`` of the limit, the rest being the margin for a loaded
     #: machine: the wall time that is not CP-SAT's (model, tier LPs, sub-models, the km
     #: LP, plan) is estimated from the candidates and the rows' nonzeros (measured on the
-    #: suite's département nights, quiet 2-core machine: 2-4 s at 40-70k candidates and
-    #: 110-200k nonzeros, ~5 s for the 870k of the keep-apart night, plus 1-1.6 s in the
-    #: km stage), CP-SAT's at ``wall_per_work_unit_s`` (measured 1.7-2.7 s per unit); the
+    #: suite's département nights, quiet 2-core machine: 1.5-3.5 s at 40-70k candidates
+    #: and 110-200k nonzeros, ~4.5 s for the 870k of the keep-apart night, plus 1-1.6 s in
+    #: the km stage), CP-SAT's at ``wall_per_work_unit_s`` (measured 1.7-2.7 s per unit); the
     #: budget is then kept between ``det_budget_min_share`` and ``det_budget_share`` work
     #: units per second of the limit. The margin, 12 %, is thin: two runs of the same
     #: night with the same work differed by up to 30 % in wall time on the quiet machine,
@@ -73,7 +73,7 @@ class SearchParams:
     det_budget_min_share: float = 0.03
     det_wall_share: float = 0.88
     setup_base_s: float = 1.5
-    setup_per_candidate_s: float = 4e-5
+    setup_per_candidate_s: float = 3.2e-5
     setup_per_nonzero_s: float = 3.5e-6
     wall_per_work_unit_s: float = 2.0
 
@@ -126,7 +126,7 @@ class SearchParams:
     #: stage is not started with less than ``det_vertex_min_work`` of it left in the tier's
     #: slot; the full-model tier stage only up to ``full_model_det_max`` candidates (small
     #: models: presolve is free and the full search proves what sub-models cannot).
-    det_level1_share: float = 0.75
+    det_level1_share: float = 0.7
     det_vertex_min_work: float = 0.05
     full_model_det_max: int = 8_000
     det_later_level: float = 0.06
@@ -154,10 +154,11 @@ class SearchParams:
     fixed_set_window_growth: float = 3.0
     fixed_set_windows: int = 3
     #: Deterministic mode: the stage's solves (each window, then fit) share what levels 1-2
-    #: left of the work budget; each may take this share of what is left of it (a fixed
-    #: 15 % of the budget each left the windows at 0.27 units where they need ~0.5, and
-    #: km twice the bound).
-    det_fixed_set: float = 0.5
+    #: left of the work budget; each may take this share of what is left of it. The first
+    #: window repairs the LP's rounding and needs most of it (measured on the suite's
+    #: worst km nights, 0.35-0.75 units left: with half, idf-4 kept the plan's km, 2.8
+    #: times the bound; with 0.75, 1.27 times).
+    det_fixed_set: float = 0.75
 
     def fixed_set_columns(self) -> tuple[int, ...]:
         """The window sizes the fixed-set km stage tries in turn."""
