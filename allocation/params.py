@@ -105,6 +105,8 @@ class SearchParams:
     later_levels_share: float = 0.15
     #: Each household's nearest candidates added to a tier's LP-support sub-model.
     tier_nearest: int = 5
+    #: ... and this many, once that sub-model proved its own optimum under the LP bound.
+    tier_nearest_wide: int = 12
     #: Largest sub-model solved MIP-like (one worker, full linear relaxation).
     mip_like_max: int = 8_000
     #: Most of the time left that the extra LP vertices of one tier may take.
