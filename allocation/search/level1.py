@@ -351,6 +351,7 @@ class Level1:
         self._step(t, support | near, name, cap, slot, prm.support_first_look_share)
         return near, prm.tier_nearest_wide
 
+
 @dataclass
 class TierSlot:
     """What one tier's search may still spend: wall seconds up to ``wall_end`` (wall-clock
