@@ -1,11 +1,12 @@
 """The search's state, shared by every stage: the model, the plan so far, the levels pinned.
 
-``Search`` owns the CP-SAT model of the rows (built once; finished levels are added to it
-as "≥ value" rows), the current plan as 0/1 values per candidate (always valid: it starts
-as the greedy plan, and a stage's plan replaces it only if it is no worse on the stage's
-objective), and the record of the stages run (``stats.stages``). A stage is one of two
-searches: ``run_full`` (CP-SAT on every candidate) or ``run_sub`` (CP-SAT on a sub-model of
-chosen candidates plus the plan: every plan it finds is valid for the full problem).
+``Search`` owns the CP-SAT model of the rows (built once, on first use; finished levels are
+added to it as "≥ value" rows), the current plan as 0/1 values per candidate (always
+valid: it starts as the greedy plan, and a stage's plan replaces it only if it is no worse
+on the stage's objective), and the record of the stages run (``stats.stages``). A stage is
+one of two searches: ``run_full`` (CP-SAT on every candidate) or ``run_sub`` (CP-SAT on a
+sub-model of chosen candidates plus the plan: every plan it finds is valid for the full
+problem).
 """
 
 from __future__ import annotations
