@@ -20,6 +20,7 @@ Two costs used to land on the first requests a worker served, or at random under
 from __future__ import annotations
 
 import gc
+import threading
 
 import structlog
 from sqlalchemy import Connection, text
@@ -31,6 +32,12 @@ from app.core.db import get_engine
 log = structlog.get_logger(__name__)
 
 _frozen = False
+
+
+#: One warm-up at a time per process: apps created in one process (tests, several at once)
+#: share the engine, and concurrent warm-ups each holding part of its pool while waiting for
+#: the rest starved one another until the pool's timeout (every request then failed).
+_WARM_UP_LOCK = threading.Lock()
 
 
 def warm_up() -> bool:
@@ -46,16 +53,17 @@ def warm_up() -> bool:
     engine = get_engine()
     size = engine.pool.size() if isinstance(engine.pool, QueuePool) else 1
     conns: list[Connection] = []
-    try:
-        for _ in range(size):
-            conns.append(engine.connect())
-        conns[0].execute(text("SELECT 1"))
-    except Exception as exc:  # unreachable, refused, not migrated: readiness reports it
-        log.warning("warm_up_database_unreachable", error=type(exc).__name__)
-        return False
-    finally:
-        for conn in conns:
-            conn.close()  # back to the pool, open
+    with _WARM_UP_LOCK:
+        try:
+            for _ in range(size):
+                conns.append(engine.connect())
+            conns[0].execute(text("SELECT 1"))
+        except Exception as exc:  # unreachable, refused, not migrated: readiness reports it
+            log.warning("warm_up_database_unreachable", error=type(exc).__name__)
+            return False
+        finally:
+            for conn in conns:
+                conn.close()  # back to the pool, open
     return True
 
 
