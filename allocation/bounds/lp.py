@@ -44,9 +44,13 @@ class TierLP:
         s.SetSolverSpecificParametersAsString("use_preprocessing: false")
         self.people = people
         self.tier = tier
-        tiers = sorted(set(tier))
+        #: Each tier's candidates (its pin row's and its objective's terms).
+        self._of_tier: dict[int, list[int]] = {}
+        for v, t in enumerate(tier):
+            self._of_tier.setdefault(t, []).append(v)
+        tiers = sorted(self._of_tier)
         # Loaded as one proto: one SWIG call per coefficient cost ~0.5 s at 53k candidates.
-        error = s.LoadModelFromProto(_model_proto(n, rows, people, tier, tiers))
+        error = s.LoadModelFromProto(_model_proto(n, rows, people, self._of_tier, tiers))
         if error:  # pragma: no cover - the proto is built here, from valid rows
             raise RuntimeError(f"GLOP rejected the tier LP: {error}")
         self.y: list[pywraplp.Variable] = s.variables()
@@ -56,8 +60,6 @@ class TierLP:
         self.tier_rows: dict[int, pywraplp.Constraint] = dict(
             zip(tiers, constraints[len(rows) :], strict=True)
         )
-        #: Each tier's candidates (the objective's terms when tier t is maximised).
-        self._of_tier = {t: [v for v in range(n) if tier[v] == t] for t in tiers}
         self._solved = False  # whether the last maximise_tier ended optimal
         #: (tier, LP optimum) of the last optimal ``maximise_tier``: the face to explore.
         self._face: tuple[int, float] | None = None
@@ -181,7 +183,7 @@ def _model_proto(
     n: int,
     rows: Sequence[tuple[Sequence[int], Sequence[int], int]],
     people: Sequence[int],
-    tier: Sequence[int],
+    of_tier: dict[int, list[int]],
     tiers: Sequence[int],
 ) -> linear_solver_pb2.MPModelProto:
     """The LP as data: ``0 ≤ y ≤ 1``, the ``≤`` rows in the order given, then one
@@ -194,7 +196,6 @@ def _model_proto(
         ct.coefficient.extend(map(float, ks))
     for t in tiers:
         ct = model.constraint.add(lower_bound=0.0, upper_bound=math.inf)
-        of_t = [v for v in range(n) if tier[v] == t]
-        ct.var_index.extend(of_t)
-        ct.coefficient.extend(float(people[v]) for v in of_t)
+        ct.var_index.extend(of_tier[t])
+        ct.coefficient.extend(float(people[v]) for v in of_tier[t])
     return model

@@ -127,11 +127,16 @@ class Search:
 
     def _full_model(self) -> tuple[cp_model.CpModel, list[cp_model.IntVar]]:
         if self._full is None:
-            model, x = build_cp_model(self.n, self.rows)
+            self._full = build_cp_model(self.n, self.rows)
             for coeffs, value in self.floors:
-                model.add(_restricted_sum(x, list(range(self.n)), coeffs) >= value)
-            self._full = model, x
+                self._pin_full(coeffs, value)
         return self._full
+
+    def _pin_full(self, coeffs: list[int], value: int) -> None:
+        """Σ coeffs·x ≥ value in the full model (built)."""
+        assert self._full is not None
+        model, x = self._full
+        model.add(_restricted_sum(x, list(range(self.n)), coeffs) >= value)
 
     # --- the plan ----------------------------------------------------------------------
 
@@ -177,8 +182,7 @@ class Search:
     def keep_at_least(self, coeffs: list[int], value: int) -> None:
         """Pin a finished level: Σ coeffs·x ≥ value, in the full model and every sub-model."""
         if self._full is not None:  # else added when the full model is built
-            model, x = self._full
-            model.add(_restricted_sum(x, list(range(self.n)), coeffs) >= value)
+            self._pin_full(coeffs, value)
         self.floors.append((coeffs, value))
 
     # --- the record ----------------------------------------------------------------------
